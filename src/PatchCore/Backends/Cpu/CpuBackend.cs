@@ -1,0 +1,29 @@
+namespace PatchCore.Backends.Cpu;
+
+/// <summary>
+/// The fast CPU backend, the default without a GPU: SIMD (Vector256/Vector512, TensorPrimitives) and all
+/// cores. One file per op; each op is tested against <see cref="Reference.ReferenceBackend"/>.
+/// </summary>
+public sealed partial class CpuBackend : IBackend
+{
+    public CpuBackend(int threads = 0)
+    {
+        Threads = threads > 0 ? threads : Environment.ProcessorCount;
+        Parallel = new ParallelOptions { MaxDegreeOfParallelism = Threads };
+    }
+
+    /// <summary>Worker threads the ops use.</summary>
+    public int Threads { get; }
+    internal ParallelOptions Parallel { get; }
+
+    public string Name => "cpu";
+    public string Description => $"CPU {Environment.ProcessorCount} cores, {Threads} threads, " +
+        (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" :
+         System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2" : "no wide SIMD");
+
+    public DeviceTensor Allocate(params int[] shape) => HostMemory.Allocate(shape);
+    public DeviceTensor Upload(ReadOnlySpan<float> data, params int[] shape) => HostMemory.Upload(data, shape);
+    public void Download(DeviceTensor source, Span<float> destination) => HostMemory.Download(source, destination);
+
+    public void Dispose() { }
+}

@@ -1,0 +1,6 @@
+namespace PatchCore.Backends.Reference;
+
+public sealed partial class ReferenceBackend
+{
+    public DeviceTensor MatMul(DeviceTensor a, DeviceTensor b) => throw new NotImplementedException();
+}
