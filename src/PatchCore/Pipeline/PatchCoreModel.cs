@@ -1,0 +1,180 @@
+using PatchCore.Backends;
+using PatchCore.Coreset;
+
+namespace PatchCore.Pipeline;
+
+/// <summary>Patch scores [images, gridH, gridW] and one score per image.</summary>
+public sealed record PatchScores(float[] Patch, float[] Image, int Images, int GridH, int GridW);
+
+/// <summary>
+/// The PatchCore model proper, apart from any orchestration: a memory bank of patch features (rows of
+/// <see cref="Dim"/> floats) chosen by the approximate greedy coreset, and the scoring against it.
+/// Patch score = mean over the k nearest bank rows of the squared (official) or plain L2 distance; image score
+/// = max patch score, optionally reweighted by paper eq. 7.
+/// </summary>
+public sealed class PatchCoreModel : IDisposable
+{
+    public PatchCoreModel(PatchCoreConfig config, float[] bank, int bankRows, int dim, int gridH, int gridW,
+        string weightsIdentity, int trainImages)
+    {
+        if (bankRows < 1 || dim < 1 || (long)bankRows * dim != bank.LongLength)
+            throw new ArgumentException($"memory bank of {bank.LongLength} values is not {bankRows} x {dim}");
+        Config = config; Bank = bank; BankRows = bankRows; Dim = dim; GridH = gridH; GridW = gridW;
+        WeightsIdentity = weightsIdentity; TrainImages = trainImages;
+    }
+
+    public PatchCoreConfig Config { get; }
+    /// <summary>Memory bank, row-major [BankRows, Dim].</summary>
+    public float[] Bank { get; }
+    public int BankRows { get; }
+    public int Dim { get; }
+    /// <summary>Patch grid of one image (layer2's map at the crop size).</summary>
+    public int GridH { get; }
+    public int GridW { get; }
+    /// <summary>SHA-256 of the weights the features came from.</summary>
+    public string WeightsIdentity { get; }
+    public int TrainImages { get; }
+
+    DeviceTensor? _deviceBank;
+    IBackend? _bankBackend;
+
+    /// <summary>
+    /// Learn the memory bank from training features [rows, dim] (rows = images * gridH * gridW). With
+    /// coreset = 1 the bank is every feature (no sampling).
+    /// </summary>
+    public static PatchCoreModel Fit(IBackend backend, PatchCoreConfig config, float[] features, int rows, int dim,
+        int gridH, int gridW, string weightsIdentity, int trainImages, Action<int, int>? progress = null)
+    {
+        if ((long)rows * dim != features.LongLength) throw new ArgumentException("training features are not rows x dim");
+        if (config.Coreset >= 1.0)
+            return new PatchCoreModel(config, features, rows, dim, gridH, gridW, weightsIdentity, trainImages);
+
+        int[] selected;
+        using (var x = backend.Upload(features, rows, dim))
+            selected = ApproximateGreedyCoreset.Select(backend, x,
+                new CoresetOptions(config.Coreset, config.ProjectionDim, config.StartPoints, config.Seed));
+        var bank = new float[(long)selected.Length * dim];
+        for (int i = 0; i < selected.Length; i++)
+            Array.Copy(features, (long)selected[i] * dim, bank, (long)i * dim, dim);
+        return new PatchCoreModel(config, bank, selected.Length, dim, gridH, gridW, weightsIdentity, trainImages);
+    }
+
+    DeviceTensor DeviceBank(IBackend backend)
+    {
+        if (_deviceBank != null && ReferenceEquals(_bankBackend, backend)) return _deviceBank;
+        _deviceBank?.Dispose();
+        _deviceBank = backend.Upload(Bank, BankRows, Dim);
+        _bankBackend = backend;
+        return _deviceBank;
+    }
+
+    /// <summary>Score the features of whole images: [images * GridH * GridW, Dim].</summary>
+    public PatchScores Score(IBackend backend, float[] features, int images)
+    {
+        int per = GridH * GridW;
+        long rows = (long)images * per;
+        if (rows * Dim != features.LongLength)
+            throw new ArgumentException($"features of {features.LongLength} values are not {images} images x {per} patches x {Dim}");
+        int k = Math.Min(Config.K, BankRows);
+        var dist = new float[rows * k];
+        var idx = new int[rows * k];
+        var bank = DeviceBank(backend);
+        using (var q = backend.Upload(features, (int)rows, Dim))
+            backend.NearestNeighbours(q, bank, k, dist, idx);
+
+        var patch = new float[rows];
+        bool squared = Config.SquaredDistance;
+        for (long r = 0; r < rows; r++)
+        {
+            double s = 0;
+            for (int j = 0; j < k; j++)
+            {
+                double d = Math.Max(0f, dist[r * k + j]);
+                s += squared ? d : Math.Sqrt(d);
+            }
+            patch[r] = (float)(s / k);
+        }
+
+        var image = new float[images];
+        var argmax = new int[images];
+        for (int n = 0; n < images; n++)
+        {
+            int best = 0;
+            float m = float.NegativeInfinity;
+            for (int p = 0; p < per; p++)
+                if (patch[n * per + p] > m) { m = patch[n * per + p]; best = p; }
+            image[n] = m;
+            argmax[n] = best;
+        }
+        if (Config.Reweight) Reweight(backend, features, image, argmax, idx, k);
+        return new PatchScores(patch, image, images, GridH, GridW);
+    }
+
+    /// <summary>
+    /// Paper eq. 7: s = (1 - exp|m_test - m*| / Σ_{m ∈ N_b(m*)} exp|m_test - m|) · s*, where m_test is the image's
+    /// most anomalous patch, m* its nearest bank feature and N_b(m*) the b nearest bank features of m*
+    /// (m* itself included, as anomalib). Distances here are Euclidean (softmax, max-shifted).
+    /// </summary>
+    void Reweight(IBackend backend, float[] features, float[] image, int[] argmax, int[] idx, int k)
+    {
+        int images = image.Length, per = GridH * GridW, b = Math.Min(Config.ReweightB, BankRows);
+        var nearest = new float[(long)images * Dim];
+        for (int n = 0; n < images; n++)
+        {
+            int nn = idx[((long)n * per + argmax[n]) * k];
+            Array.Copy(Bank, (long)nn * Dim, nearest, (long)n * Dim, Dim);
+        }
+        var sd = new float[images * b];
+        var si = new int[images * b];
+        using (var q = backend.Upload(nearest, images, Dim))
+            backend.NearestNeighbours(q, DeviceBank(backend), b, sd, si);
+        var d = new double[b];
+        for (int n = 0; n < images; n++)
+        {
+            long f = ((long)n * per + argmax[n]) * Dim;
+            double max = double.NegativeInfinity;
+            for (int j = 0; j < b; j++)
+            {
+                long o = (long)si[n * b + j] * Dim;
+                double s = 0;
+                for (int c = 0; c < Dim; c++) { double t = features[f + c] - Bank[o + c]; s += t * t; }
+                d[j] = Math.Sqrt(s);
+                max = Math.Max(max, d[j]);
+            }
+            double sum = 0;
+            for (int j = 0; j < b; j++) sum += Math.Exp(d[j] - max);
+            double w = 1 - Math.Exp(d[0] - max) / sum;
+            image[n] = (float)(w * image[n]);
+        }
+    }
+
+    /// <summary>Patch-score grids → anomaly maps [images, outH, outW] (bilinear up, Gaussian blur sigma).</summary>
+    public float[] Maps(IBackend backend, PatchScores scores, int outH, int outW)
+    {
+        using var grid = backend.Upload(scores.Patch, scores.Images, scores.GridH, scores.GridW);
+        using var maps = backend.AnomalyMaps(grid, outH, outW, Config.Sigma);
+        var host = new float[(long)scores.Images * outH * outW];
+        backend.Download(maps, host);
+        return host;
+    }
+
+    /// <summary>
+    /// Refuses (one line) features that cannot be compared with this bank: other weights, other feature
+    /// size or other patch grid (another resize, crop, aggregation or backbone).
+    /// </summary>
+    public void CheckCompatible(string weightsIdentity, int dim, int gridH, int gridW, string what = "model")
+    {
+        if (!string.Equals(weightsIdentity, WeightsIdentity, StringComparison.OrdinalIgnoreCase))
+            throw new InvalidDataException($"{what} was built with weights {Short(WeightsIdentity)}, not with these weights {Short(weightsIdentity)}: use the weight file the model was fitted with");
+        if (dim != Dim || gridH != GridH || gridW != GridW)
+            throw new InvalidDataException($"{what} expects {Dim}-d features on a {GridH}x{GridW} patch grid, but these settings give {dim}-d on {gridH}x{gridW}");
+    }
+
+    static string Short(string sha) => string.IsNullOrEmpty(sha) ? "(unknown)" : "sha256:" + sha[..Math.Min(12, sha.Length)];
+
+    public void Dispose()
+    {
+        _deviceBank?.Dispose();
+        _deviceBank = null;
+    }
+}
