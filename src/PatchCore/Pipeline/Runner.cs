@@ -201,12 +201,14 @@ public sealed class Runner
     }
 
     /// <summary>Fit on train/good, score the test set, compute metrics, write results.json, scores.csv and heat maps.</summary>
-    public RunResult Run(MvtecDataset data, string outDir, bool heatmaps = true, WeightFile? weights = null, bool synthetic = false)
+    public RunResult Run(MvtecDataset data, string outDir, bool heatmaps = true, WeightFile? weights = null,
+        bool synthetic = false, string? modelPath = null)
     {
         long tTotal = Stopwatch.GetTimestamp();
         var (w, net) = LoadBackbone(weights);
         using var _ = net;
         using var model = Fit(net, w, data.TrainImages);
+        if (modelPath != null) ModelFile.Save(model, modelPath);
         var tests = data.TestSamples.Select(t => t.Path).ToList();
         var outputs = Score(model, net, w, tests, keepCrops: heatmaps);
 
