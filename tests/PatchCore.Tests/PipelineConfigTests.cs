@@ -48,7 +48,7 @@ public class PipelineConfigTests
         string file = Path.Combine(dir, "c.json");
         new PatchCoreConfig { Coreset = 0.25, K = 3, Seed = 7, Resize = 320, Crop = 300 }.Save(file);
         var parsed = new Parser(s => s.CaseInsensitiveEnumValues = true)
-            .ParseArguments<RunCommand>(["--config", file, "--coreset", "0.01", "--k", "1", "--reweight", "--aggregation", "anomalib"]);
+            .ParseArguments<RunCommand>(["--config", file, "--coreset", "0.01", "-k", "1", "--reweight", "--aggregation", "anomalib"]);
         var cmd = Assert.IsType<Parsed<RunCommand>>(parsed).Value;
         var c = cmd.BuildConfig();
         Assert.Equal(0.01, c.Coreset);    // flag beats file

@@ -60,7 +60,7 @@ public abstract class ConfigOptions
     [Option("start-points", HelpText = "Random start points of the coreset (default 10).")]
     public int? StartPoints { get; set; }
 
-    [Option("k", HelpText = "Nearest neighbours averaged into a patch score (default 1).")]
+    [Option('k', HelpText = "Nearest neighbours averaged into a patch score (default 1); --k is accepted too.")]
     public int? K { get; set; }
 
     [Option("score-distance", HelpText = "squared (official) | l2 (anomalib).")]
