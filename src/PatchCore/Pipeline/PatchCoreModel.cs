@@ -1,16 +1,17 @@
 using PatchCore.Backends;
 using PatchCore.Coreset;
+using PatchCore.Scoring;
 
 namespace PatchCore.Pipeline;
 
 /// <summary>Patch scores [images, gridH, gridW] and one score per image.</summary>
-public sealed record PatchScores(float[] Patch, float[] Image, int Images, int GridH, int GridW);
+public sealed record ModelScores(float[] Patch, float[] Image, int Images, int GridH, int GridW);
 
 /// <summary>
 /// The PatchCore model proper, apart from any orchestration: a memory bank of patch features (rows of
 /// <see cref="Dim"/> floats) chosen by the approximate greedy coreset, and the scoring against it.
 /// Patch score = mean over the k nearest bank rows of the squared (official) or plain L2 distance; image score
-/// = max patch score, optionally reweighted by paper eq. 7.
+/// = max patch score, optionally reweighted by paper eq. 7 (both in <see cref="NearestNeighbourScorer"/>).
 /// </summary>
 public sealed class PatchCoreModel : IDisposable
 {
@@ -68,88 +69,22 @@ public sealed class PatchCoreModel : IDisposable
         return _deviceBank;
     }
 
-    /// <summary>Score the features of whole images: [images * GridH * GridW, Dim].</summary>
-    public PatchScores Score(IBackend backend, float[] features, int images)
+    /// <summary>Score the features of whole images: [images * GridH * GridW, Dim] (<see cref="NearestNeighbourScorer"/>).</summary>
+    public ModelScores Score(IBackend backend, float[] features, int images)
     {
         int per = GridH * GridW;
         long rows = (long)images * per;
         if (rows * Dim != features.LongLength)
             throw new ArgumentException($"features of {features.LongLength} values are not {images} images x {per} patches x {Dim}");
-        int k = Math.Min(Config.K, BankRows);
-        var dist = new float[rows * k];
-        var idx = new int[rows * k];
-        var bank = DeviceBank(backend);
-        using (var q = backend.Upload(features, (int)rows, Dim))
-            backend.NearestNeighbours(q, bank, k, dist, idx);
-
-        var patch = new float[rows];
-        bool squared = Config.SquaredDistance;
-        for (long r = 0; r < rows; r++)
-        {
-            double s = 0;
-            for (int j = 0; j < k; j++)
-            {
-                double d = Math.Max(0f, dist[r * k + j]);
-                s += squared ? d : Math.Sqrt(d);
-            }
-            patch[r] = (float)(s / k);
-        }
-
-        var image = new float[images];
-        var argmax = new int[images];
-        for (int n = 0; n < images; n++)
-        {
-            int best = 0;
-            float m = float.NegativeInfinity;
-            for (int p = 0; p < per; p++)
-                if (patch[n * per + p] > m) { m = patch[n * per + p]; best = p; }
-            image[n] = m;
-            argmax[n] = best;
-        }
-        if (Config.Reweight) Reweight(backend, features, image, argmax, idx, k);
-        return new PatchScores(patch, image, images, GridH, GridW);
-    }
-
-    /// <summary>
-    /// Paper eq. 7: s = (1 - exp|m_test - m*| / Σ_{m ∈ N_b(m*)} exp|m_test - m|) · s*, where m_test is the image's
-    /// most anomalous patch, m* its nearest bank feature and N_b(m*) the b nearest bank features of m*
-    /// (m* itself included, as anomalib). Distances here are Euclidean (softmax, max-shifted).
-    /// </summary>
-    void Reweight(IBackend backend, float[] features, float[] image, int[] argmax, int[] idx, int k)
-    {
-        int images = image.Length, per = GridH * GridW, b = Math.Min(Config.ReweightB, BankRows);
-        var nearest = new float[(long)images * Dim];
-        for (int n = 0; n < images; n++)
-        {
-            int nn = idx[((long)n * per + argmax[n]) * k];
-            Array.Copy(Bank, (long)nn * Dim, nearest, (long)n * Dim, Dim);
-        }
-        var sd = new float[images * b];
-        var si = new int[images * b];
-        using (var q = backend.Upload(nearest, images, Dim))
-            backend.NearestNeighbours(q, DeviceBank(backend), b, sd, si);
-        var d = new double[b];
-        for (int n = 0; n < images; n++)
-        {
-            long f = ((long)n * per + argmax[n]) * Dim;
-            double max = double.NegativeInfinity;
-            for (int j = 0; j < b; j++)
-            {
-                long o = (long)si[n * b + j] * Dim;
-                double s = 0;
-                for (int c = 0; c < Dim; c++) { double t = features[f + c] - Bank[o + c]; s += t * t; }
-                d[j] = Math.Sqrt(s);
-                max = Math.Max(max, d[j]);
-            }
-            double sum = 0;
-            for (int j = 0; j < b; j++) sum += Math.Exp(d[j] - max);
-            double w = 1 - Math.Exp(d[0] - max) / sum;
-            image[n] = (float)(w * image[n]);
-        }
+        var options = new ScoringOptions(Math.Min(Config.K, BankRows),
+            Config.SquaredDistance ? PatchDistance.SquaredL2 : PatchDistance.L2, Config.Reweight, Config.ReweightB);
+        using var q = backend.Upload(features, (int)rows, Dim);
+        var s = NearestNeighbourScorer.Score(backend, DeviceBank(backend), q, per, options);
+        return new ModelScores(s.Patch, s.Image, images, GridH, GridW);
     }
 
     /// <summary>Patch-score grids → anomaly maps [images, outH, outW] (bilinear up, Gaussian blur sigma).</summary>
-    public float[] Maps(IBackend backend, PatchScores scores, int outH, int outW)
+    public float[] Maps(IBackend backend, ModelScores scores, int outH, int outW)
     {
         using var grid = backend.Upload(scores.Patch, scores.Images, scores.GridH, scores.GridW);
         using var maps = backend.AnomalyMaps(grid, outH, outW, Config.Sigma);

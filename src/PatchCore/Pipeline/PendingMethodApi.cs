@@ -13,6 +13,17 @@ namespace PatchCore.Coreset
 namespace PatchCore.Metrics
 {
     public static class Auroc { public static double Compute(ReadOnlySpan<float> scores, ReadOnlySpan<bool> labels) => throw new NotImplementedException(); }
-    public static class F1Max { public static double Compute(ReadOnlySpan<float> scores, ReadOnlySpan<bool> labels) => throw new NotImplementedException(); }
+    public static class F1Max { public static (double F1, float Threshold) Compute(ReadOnlySpan<float> scores, ReadOnlySpan<bool> labels) => throw new NotImplementedException(); }
     public static class Aupro { public static double Compute(ReadOnlySpan<float> maps, ReadOnlySpan<bool> masks, int images, int height, int width, double maxFpr = 0.3) => throw new NotImplementedException(); }
+}
+
+namespace PatchCore.Scoring
+{
+    public enum PatchDistance { SquaredL2, L2 }
+    public sealed record ScoringOptions(int K = 1, PatchDistance Distance = PatchDistance.SquaredL2, bool Reweight = false, int ReweightNeighbours = 9);
+    public sealed record PatchScores(float[] Patch, int[] Nearest, float[] Image);
+    public static class NearestNeighbourScorer
+    {
+        public static PatchScores Score(IBackend backend, DeviceTensor bank, DeviceTensor patchFeatures, int patchesPerImage, ScoringOptions o) => throw new NotImplementedException();
+    }
 }

@@ -308,7 +308,7 @@ public sealed class Runner
         if (bothImage)
         {
             m["image_auroc"] = Auroc.Compute(o.ImageScores, labels);
-            m["f1_max"] = F1Max.Compute(o.ImageScores, labels);
+            m["f1_max"] = F1Max.Compute(o.ImageScores, labels).F1;
         }
         else Say("metrics: the test set has only one class; image AUROC is not computable");
         if (masks != null)
