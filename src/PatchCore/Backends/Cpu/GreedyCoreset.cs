@@ -76,7 +76,7 @@ public sealed partial class CpuBackend
     }
 
     /// <summary>The plain loop, SIMD and threaded: every row's distance to every selected centre. The tests' oracle.</summary>
-    internal unsafe int[] GreedyCoresetPlain(DeviceTensor features, int count, ReadOnlySpan<int> starts)
+    public unsafe int[] GreedyCoresetPlain(DeviceTensor features, int count, ReadOnlySpan<int> starts)
     {
         var f = HostMemory.AsHost(features);
         LinearAlgebraChecks.Coreset(f, count, starts);
@@ -141,7 +141,7 @@ public sealed partial class CpuBackend
         }
     }
 
-    internal unsafe int[] GreedyCoresetBounded(DeviceTensor features, int count, ReadOnlySpan<int> starts)
+    public unsafe int[] GreedyCoresetBounded(DeviceTensor features, int count, ReadOnlySpan<int> starts)
     {
         var f = HostMemory.AsHost(features);
         LinearAlgebraChecks.Coreset(f, count, starts);
