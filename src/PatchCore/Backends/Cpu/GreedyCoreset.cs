@@ -20,6 +20,46 @@ public sealed partial class CpuBackend
 {
     /// <summary>Relative margin for the skip test; the float error of a 128..1024-d distance is below 1e-5.</summary>
     const float SkipMargin = 1e-4f;
+    /// <summary>Centres used as pivots for the lower bounds on centre-to-centre distances.</summary>
+    const int PivotCount = 16;
+
+    /// <summary>
+    /// Bit l set when cluster a0+l may need its exact centre distance: the pivot lower bound
+    /// max_j (|d(c,P_j) − d(a,P_j)| − margin·(d(c,P_j) + d(a,P_j))) does not clear the cluster's bound U_a.
+    /// With no pivot yet (first iterations) every cluster is flagged.
+    /// </summary>
+    static unsafe uint PivotScreen(float* pivotDist, float* bounds, ReadOnlySpan<float> cp, int np, int stride, int a0, int lanes)
+    {
+        uint all = lanes == 32 ? uint.MaxValue : (1u << lanes) - 1;
+        if (np == 0) return all;
+        if (Vector512.IsHardwareAccelerated && lanes == 16)
+        {
+            var lb = Vector512<float>.Zero;
+            var margin = Vector512.Create(SkipMargin);
+            for (int j = 0; j < np; j++)
+            {
+                var c = Vector512.Create(cp[j]);
+                var p = Vector512.Load(pivotDist + (long)j * stride + a0);
+                lb = Vector512.Max(lb, Vector512.Abs(c - p) - margin * (c + p));
+            }
+            var u = Vector512.Load(bounds + a0);
+            var skip = Vector512.GreaterThanOrEqual(lb - u, margin * (lb + u));
+            return ~(uint)skip.ExtractMostSignificantBits() & all;
+        }
+        uint need = 0;
+        for (int l = 0; l < lanes; l++)
+        {
+            float lbs = 0;
+            for (int j = 0; j < np; j++)
+            {
+                float p = pivotDist[(long)j * stride + a0 + l];
+                lbs = MathF.Max(lbs, MathF.Abs(cp[j] - p) - SkipMargin * (cp[j] + p));
+            }
+            float u = bounds[a0 + l];
+            if (!(lbs - u >= SkipMargin * (lbs + u))) need |= 1u << l;
+        }
+        return need;
+    }
 
     public int[] GreedyCoreset(DeviceTensor features, int count, ReadOnlySpan<int> starts) =>
         GreedyCoresetBounded(features, count, starts);
@@ -153,6 +193,8 @@ public sealed partial class CpuBackend
         var e = new float[n];          // distance to the assigned centre, as computed
         var centres = new float[(long)count * d]; // selected rows, contiguous for the centre-distance scan
         var centreDist = new float[count];
+        var pivotDist = new float[(long)PivotCount * count]; // [pivot j][centre a] = dist(centre a, centre j)
+        var bounds = new float[count];                        // clusters[a].Bound, contiguous for the SIMD screen
         var clusters = new CoresetCluster[count];
         var visit = new int[count];
         const int serialWork = 16384; // below this many member rows a visit runs on one thread
@@ -178,6 +220,8 @@ public sealed partial class CpuBackend
         for (int i = 0; i < n; i++) c0.Members[i] = i;
         c0.Summarise(min, e);
         clusters[0] = c0;
+        bounds[0] = c0.Bound;
+        pivotDist[0] = 0;
 
         var movedLock = new object();
         var moved = new List<int>(1024);
@@ -194,36 +238,39 @@ public sealed partial class CpuBackend
             selected[it] = best;
             Array.Copy(x, (long)best * d, centres, (long)it * d, d);
 
-            // Distances from the new centre to every earlier centre (contiguous, threaded when many).
-            int nc = it;
-            fixed (float* pc = centres)
-            {
-                float* cNew = pc + (long)it * d;
-                if (nc < 2048)
-                    for (int a = 0; a < nc; a++) centreDist[a] = CoresetDistance(pc + (long)a * d, cNew, d);
-                else
-                    System.Threading.Tasks.Parallel.For(0, (nc + 1023) / 1024, Parallel, chunk =>
-                    {
-                        fixed (float* q = centres)
-                        {
-                            int a1 = Math.Min(nc, chunk * 1024 + 1024);
-                            for (int a = chunk * 1024; a < a1; a++)
-                                centreDist[a] = CoresetDistance(q + (long)a * d, q + (long)it * d, d);
-                        }
-                    });
-            }
-
-            // Clusters the triangle inequality cannot rule out.
+            // Clusters the triangle inequality cannot rule out. dist(c, a) is bounded below through the pivots
+            // (the first centres): dist(c, a) ≥ |dist(c, P_j) − dist(a, P_j)|, each side less a relative margin
+            // for the rounding of the two distances. Only clusters whose pivot bound does not already clear
+            // U_a get their exact centre distance.
+            int nc = it, np = Math.Min(PivotCount, it);
             int nv = 0;
             long work = 0;
-            for (int a = 0; a < nc; a++)
+            fixed (float* pc = centres, pd = pivotDist, pb = bounds)
             {
-                var cl = clusters[a];
-                if (cl.Count == 0) continue;
-                float cd = centreDist[a];
-                if (cd - cl.Bound >= SkipMargin * (cd + cl.Bound)) continue;
-                visit[nv++] = a;
-                work += cl.Count;
+                float* cNew = pc + (long)it * d;
+                Span<float> cp = stackalloc float[PivotCount];
+                for (int j = 0; j < np; j++) cp[j] = CoresetDistance(cNew, pc + (long)j * d, d);
+                for (int a0 = 0; a0 < nc; a0 += 16)
+                {
+                    int lanes = Math.Min(16, nc - a0);
+                    uint need = PivotScreen(pd, pb, cp, np, count, a0, lanes);
+                    while (need != 0)
+                    {
+                        int a = a0 + System.Numerics.BitOperations.TrailingZeroCount(need);
+                        need &= need - 1;
+                        var cl = clusters[a];
+                        if (cl.Count == 0) continue;
+                        float cd = CoresetDistance(pc + (long)a * d, cNew, d);
+                        centreDist[a] = cd;
+                        if (cd - cl.Bound >= SkipMargin * (cd + cl.Bound)) continue;
+                        visit[nv++] = a;
+                        work += cl.Count;
+                    }
+                }
+                // The new centre's distances to the pivots (and, while it is one, every centre's distance to it).
+                if (it < PivotCount)
+                    for (int a = 0; a <= it; a++) pd[(long)it * count + a] = CoresetDistance(pc + (long)a * d, cNew, d);
+                for (int j = 0; j < np; j++) pd[(long)j * count + it] = cp[j];
             }
 
             moved.Clear();
@@ -240,6 +287,8 @@ public sealed partial class CpuBackend
             var created = new CoresetCluster { Members = moved.ToArray(), Count = moved.Count };
             created.Summarise(min, e);
             clusters[it] = created;
+            bounds[it] = created.Bound;
+            for (int v = 0; v < nv; v++) bounds[visit[v]] = clusters[visit[v]].Bound;
         }
         return selected;
 
