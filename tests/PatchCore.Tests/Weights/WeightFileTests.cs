@@ -30,7 +30,11 @@ public class WeightFileTests
         var rng = new Random(seed);
         var d = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var e in WeightValidation.ExpectedTensors(m, inner))
-            d[e.Name] = new Tensor(Enumerable.Range(0, (int)Tensor.ShapeLength(e.Shape)).Select(_ => (float)rng.NextDouble()).ToArray(), e.Shape);
+        {
+            var v = new float[Tensor.ShapeLength(e.Shape)];
+            for (int i = 0; i < v.Length; i++) v[i] = rng.NextSingle();
+            d[e.Name] = new Tensor(v, e.Shape);
+        }
         return d;
     }
 
@@ -171,7 +175,9 @@ public class WeightFileTests
         string header = System.Text.Encoding.UTF8.GetString(bytes, 8, (int)n).TrimEnd();
         long dataLen = bytes.Length - 8 - n;
         header = header[..^1] + $",\"{name}\":{{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[{dataLen},{dataLen + 8}]}}}}";
-        var data = bytes.AsSpan(8 + (int)n).ToArray().Concat(BitConverter.GetBytes(value)).ToArray();
+        var data = new byte[dataLen + 8];
+        bytes.AsSpan(8 + (int)n).CopyTo(data);
+        BitConverter.GetBytes(value).CopyTo(data, dataLen);
         return SafetensorsTests.Handmade(header, data, name: "with-i64");
     }
 }
