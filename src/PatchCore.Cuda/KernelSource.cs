@@ -76,5 +76,5 @@ public static class KernelSource
     /// <summary>NVRTC options. No --use_fast_math anywhere: every kernel here is memory-bound, and the distance,
     /// coreset and blur kernels must match the reference to 1e-4.</summary>
     public static IReadOnlyList<string> Options(int ccMajor, int ccMinor) =>
-        [$"--gpu-architecture=sm_{ccMajor}{ccMinor}", "--std=c++17", "--extra-device-vectorization"];
+        [$"--gpu-architecture=sm_{ccMajor}{ccMinor}", "--std=c++17"];
 }
