@@ -36,7 +36,8 @@ public sealed unsafe partial class CudaBackend : IBackend
 
     public string Name => "cuda";
     public string Description { get; }
-    public bool AllowTf32 { get; }
+    /// <summary>TF32 tensor cores for the convolutions (settable: bench kernels compares both).</summary>
+    public bool AllowTf32 { get; set; }
     /// <summary>Storage of the projected features in <see cref="GreedyCoreset"/> (fp16 halves the traffic).</summary>
     public CoresetStorage CoresetStorage { get; set; } = CoresetStorage.Float32;
     public string DeviceName { get; }
