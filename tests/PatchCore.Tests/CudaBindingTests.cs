@@ -123,13 +123,15 @@ public class CudaBindingTests
     }
 
     [Fact]
-    public void TryCreateWithoutGpuReturnsFalseWithOneLineReason()
+    public void TryCreateSucceedsOrSaysWhyInOneLine()
     {
         bool ok = CudaBackend.TryCreate(false, out var b, out var reason);
         if (ok)
         {
-            b!.Dispose();
-            Assert.Skip("a CUDA device is present: the no-GPU path cannot be observed here");
+            // On a GPU machine: the backend started and describes itself (the no-GPU path is CI's side).
+            Assert.Contains("CUDA:", b!.Description);
+            b.Dispose();
+            return;
         }
         Assert.Null(b);
         Assert.False(string.IsNullOrWhiteSpace(reason));
