@@ -60,7 +60,9 @@ public sealed partial class GpuBackend
     /// false, as torch: negative sources clamp to 0, the upper neighbour clamps to the edge).</summary>
     static void BilinearSource(int o, int inSize, int outSize, out int i0, out int i1, out float frac)
     {
-        float src = (o + 0.5f) * inSize / outSize - 0.5f;
+        // Same float arithmetic as PyTorch (scale first), so the taps agree bit for bit at exact crossings.
+        float scale = (float)inSize / outSize;
+        float src = (o + 0.5f) * scale - 0.5f;
         if (src < 0f) src = 0f;
         i0 = (int)src;
         if (i0 > inSize - 1) i0 = inSize - 1;
@@ -138,8 +140,8 @@ public sealed partial class GpuBackend
         }
         else
         {
-            // torch 'nearest': source = floor(dst * in / out), clamped to the last cell.
-            int sy = y * a.h / a.H, sx = x * a.w / a.W;
+            // torch 'nearest': source = floor(dst * (in / out)) in float, clamped to the last cell.
+            int sy = (int)(y * ((float)a.h / a.H)), sx = (int)(x * ((float)a.w / a.W));
             if (sy > a.h - 1) sy = a.h - 1;
             if (sx > a.w - 1) sx = a.w - 1;
             v = WindowMean(a.L3, img, a.C3, d - a.C2, a.h, a.w, sy, sx, a.Patch);
