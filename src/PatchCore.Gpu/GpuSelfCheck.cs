@@ -57,7 +57,7 @@ public static class GpuSelfCheck
             (k, x, y) => k.PairwiseSquaredDistances(x, y))),
         ("nearest neighbours k=1", (b, r, s, rng) => Neighbours(b, r, rng, "nearest neighbours k=1", Pick(s, 40, 500, 2000), Pick(s, 90, 700, 500), Pick(s, 16, 256, 1024), 1)),
         ("nearest neighbours k=3", (b, r, s, rng) => Neighbours(b, r, rng, "nearest neighbours k=3", Pick(s, 40, 500, 2000), Pick(s, 90, 700, 500), Pick(s, 16, 256, 1024), 3)),
-        ("greedy coreset", (b, r, s, rng) => Coreset(b, r, rng, Pick(s, 300, 5000, 20000), Pick(s, 8, 128, 128), Pick(s, 30, 200, 400))),
+        ("greedy coreset", (b, r, s, rng) => Coreset(b, r, rng, Pick(s, 300, 5000, 20000), Pick(s, 8, 128, 128), Pick(s, 6, 200, 400))),
         ("anomaly maps sigma 4", (b, r, s, rng) => Maps(b, r, rng, "anomaly maps sigma 4", Pick(s, 2, 4, 8), Pick(s, 5, 28, 28), Pick(s, 13, 224, 224), Pick(s, 11, 224, 224), 4f)),
         ("anomaly maps sigma 1.5", (b, r, s, rng) => Maps(b, r, rng, "anomaly maps sigma 1.5", 2, Pick(s, 4, 28, 28), Pick(s, 9, 64, 224), Pick(s, 17, 80, 224), 1.5f)),
     ];
