@@ -145,3 +145,15 @@ public class GpuBackendTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuA
         return v;
     }
 }
+
+/// <summary>Every kernel compiles to PTX for sm_90 (no GPU needed; ptxas itself runs only on a CUDA machine).</summary>
+public class GpuPtxCompileTests
+{
+    [Fact]
+    public void EveryKernelCompilesToPtx()
+    {
+        var kernels = PtxCompileCheck.CompileAll();
+        Assert.True(kernels.Count >= 20, $"only {kernels.Count} kernels found");
+        Assert.All(kernels, k => Assert.True(k.PtxChars > 100, k.Kernel));
+    }
+}
