@@ -33,6 +33,7 @@ public class GpuCudaTests(CudaDeviceFixture fixture) : IClassFixture<CudaDeviceF
     {
         var gpu = RequireCuda();
         var row = GpuSelfCheck.RunOne(gpu, op, SelfCheckSize.Realistic, seed: 5);
+        if (row.ReferenceMissing) Assert.Skip($"reference backend lacks '{op}' yet: {row.Shape}");
         Assert.True(row.Pass, row.ToString());
     }
 
