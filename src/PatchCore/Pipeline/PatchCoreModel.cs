@@ -54,6 +54,8 @@ public sealed class PatchCoreModel : IDisposable
         using (var x = backend.Upload(features, rows, dim))
             selected = ApproximateGreedyCoreset.Select(backend, x,
                 new CoresetOptions(config.Coreset, config.ProjectionDim, config.StartPoints, config.Seed));
+        if (selected.Length == 0)
+            throw new InvalidDataException($"coreset {config.Coreset * 100:G4}% of {rows} training patches selects no rows; raise --coreset");
         var bank = new float[(long)selected.Length * dim];
         for (int i = 0; i < selected.Length; i++)
             Array.Copy(features, (long)selected[i] * dim, bank, (long)i * dim, dim);
