@@ -3,8 +3,16 @@ namespace PatchCore.Backends;
 /// <summary>Memory handling shared by the two CPU backends: tensors are managed arrays.</summary>
 public static class HostMemory
 {
-    public static HostDeviceTensor Allocate(int[] shape) =>
-        new(new float[checked((int)Tensors.Tensor.ShapeLength(shape))], shape);
+    public static HostDeviceTensor Allocate(int[] shape)
+    {
+        var data = new float[checked((int)Tensors.Tensor.ShapeLength(shape))];
+        if (PoisonAllocations) data.AsSpan().Fill(float.NaN);
+        return new(data, shape);
+    }
+
+    /// <summary>Tests set this (per thread) so every output an op allocates starts as NaN: an element the op
+    /// forgets to write then fails the comparison instead of passing as a lucky zero.</summary>
+    [ThreadStatic] internal static bool PoisonAllocations;
 
     public static HostDeviceTensor Upload(ReadOnlySpan<float> data, int[] shape)
     {
