@@ -52,13 +52,17 @@ public static class BenchBackbone
             var data = new float[b * 3 * 224 * 224];
             for (int i = 0; i < data.Length; i++) data[i] = (float)(rng.NextDouble() * 4 - 2);
             using var x = backend.Upload(data, b, 3, 224, 224);
+            // Warm-up: at least 3 passes and 1 s, so tiered JIT and the array pools have settled.
+            var warm = Stopwatch.StartNew();
+            for (int r = 0; r < 3 || warm.Elapsed.TotalSeconds < 1; r++)
+                foreach (var t in net.Forward(x, "layer3")) t.Dispose();
             var times = new double[repeats];
-            for (int r = -2; r < repeats; r++)
+            for (int r = 0; r < repeats; r++)
             {
                 timing.Calls.Clear();
                 var sw = Stopwatch.StartNew();
                 foreach (var t in net.Forward(x, "layer3")) t.Dispose();
-                if (r >= 0) times[r] = sw.Elapsed.TotalSeconds;
+                times[r] = sw.Elapsed.TotalSeconds;
             }
             // Per-conv breakdown: median over extra passes of each conv call's time.
             var perCall = new List<double>[0];

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace PatchCore.Backends.Cpu;
 
@@ -47,7 +48,8 @@ public sealed partial class CpuBackend
         public required float[] X, Y;
         public float[]? Res;
         public bool Relu;
-        public int H, W, OW, P, ColBlocks, RowBlocks, PanelsPerCol, PanelsPerRow, KBlocks, Kc;
+        public int H, W, OW, P, PixelPanels, ColBlocks, RowBlocks, PanelsPerCol, PanelsPerRow, KBlocks, Kc, Image;
+        public float[]? SharedPack;
     }
 
     public DeviceTensor Conv2d(DeviceTensor x, ConvLayer conv, DeviceTensor? residual = null, bool relu = false)
@@ -65,80 +67,140 @@ public sealed partial class CpuBackend
         }
         if (n == 0 || p == 0) return y;
 
-        // Tiles: (image, pixel block, channel block). Wide pixel blocks keep packing cheap; split finer only
-        // until every thread has several tiles to balance.
-        int pixelPanels = (p + NR - 1) / NR;
-        int wantTiles = Threads == 1 ? 1 : 4 * Threads;
-        int panelsPerCol = Math.Min(pixelPanels, 8);
-        while (panelsPerCol > 1 && n * ((pixelPanels + panelsPerCol - 1) / panelsPerCol) < wantTiles) panelsPerCol /= 2;
-        int colBlocks = (pixelPanels + panelsPerCol - 1) / panelsPerCol;
-        int rowBlocks = 1;
-        while (n * colBlocks * rowBlocks < wantTiles && c.Panels / (rowBlocks * 2) >= 2) rowBlocks *= 2;
-        int kBlocks = (c.K + KcMax - 1) / KcMax;
         var job = new ConvJob
         {
             Conv = c, X = HostMemory.AsHost(x).Data, Y = y.Data, Res = res, Relu = relu,
-            H = h, W = w, OW = ow, P = p, ColBlocks = colBlocks, RowBlocks = rowBlocks,
-            PanelsPerCol = panelsPerCol, PanelsPerRow = (c.Panels + rowBlocks - 1) / rowBlocks,
-            KBlocks = kBlocks, Kc = (c.K + kBlocks - 1) / kBlocks,
+            H = h, W = w, OW = ow, P = p, PixelPanels = (p + NR - 1) / NR, KBlocks = (c.K + KcMax - 1) / KcMax,
         };
-        int tiles = n * colBlocks * rowBlocks;
-        if (tiles == 1 || Threads == 1)
-            for (int t = 0; t < tiles; t++) ConvTile(job, t);
-        else
-            System.Threading.Tasks.Parallel.For(0, tiles, Parallel, t => ConvTile(job, t));
+        job.Kc = (c.K + job.KBlocks - 1) / job.KBlocks;
+        // A pixel block's packed B (Kc x PanelsPerCol x NR floats, <= 512 KiB) stays in L2 while every weight
+        // panel of the k block passes over it.
+        job.PanelsPerCol = Math.Min(job.PixelPanels, Math.Max(1, 4096 / job.Kc));
+        job.ColBlocks = (job.PixelPanels + job.PanelsPerCol - 1) / job.PanelsPerCol;
+
+        if (Threads == 1 || n * job.ColBlocks >= 2 * Threads)
+        {
+            // Enough (image, pixel block) tiles for every thread: each packs its own B right before use.
+            job.RowBlocks = 1;
+            job.PanelsPerRow = c.Panels;
+            int tiles = n * job.ColBlocks;
+            if (tiles == 1 || Threads == 1)
+                for (int t = 0; t < tiles; t++) FusedTile(job, t);
+            else
+                System.Threading.Tasks.Parallel.For(0, tiles, Parallel, t => FusedTile(job, t));
+            return y;
+        }
+
+        // Small batch, few pixels (layer3 at batch 1 has 7 panels): splitting pixels would make every tile
+        // stream all the weights for a sliver of pixels, so pack the image's whole B once (in parallel) and
+        // split the output channels instead, every tile reading the shared panels.
+        int wantTiles = 4 * Threads;
+        job.RowBlocks = Math.Min(c.Panels, (wantTiles + job.ColBlocks - 1) / job.ColBlocks);
+        job.PanelsPerRow = (c.Panels + job.RowBlocks - 1) / job.RowBlocks;
+        job.RowBlocks = (c.Panels + job.PanelsPerRow - 1) / job.PanelsPerRow;
+        long packLen = (long)job.KBlocks * job.Kc * job.PixelPanels * NR;
+        var shared = ArrayPool<float>.Shared.Rent(checked((int)packLen));
+        try
+        {
+            job.SharedPack = shared;
+            for (int img = 0; img < n; img++)
+            {
+                job.Image = img;
+                int packTasks = job.KBlocks * job.ColBlocks;
+                System.Threading.Tasks.Parallel.For(0, packTasks, Parallel, t => PackShared(job, t));
+                System.Threading.Tasks.Parallel.For(0, job.RowBlocks * job.ColBlocks, Parallel, t => SharedTile(job, t));
+            }
+        }
+        finally { ArrayPool<float>.Shared.Return(shared); }
         return y;
     }
 
-    static unsafe void ConvTile(ConvJob j, int tile)
+    /// <summary>Shared B layout: k block kb starts at kb·Kc·PixelPanels·NR, its panel q at q·kc·NR from there.</summary>
+    static long SharedOffset(ConvJob j, int kb, int q, int kc) => (long)kb * j.Kc * j.PixelPanels * NR + (long)q * kc * NR;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void PackShared(ConvJob j, int task)
     {
-        var c = j.Conv;
-        var s = c.Spec;
-        int rb = tile % j.RowBlocks, rest = tile / j.RowBlocks, cb = rest % j.ColBlocks, img = rest / j.ColBlocks;
-        int j0 = cb * j.PanelsPerCol * NR;
-        int panels = Math.Min(j.PanelsPerCol, (j.P - j0 + NR - 1) / NR);
-        int pnl0 = rb * j.PanelsPerRow, pnl1 = Math.Min(c.Panels, pnl0 + j.PanelsPerRow);
-        int m = s.OutChannels, pAll = j.P;
+        int kb = task / j.ColBlocks, cb = task % j.ColBlocks;
+        int k0 = kb * j.Kc, kc = Math.Min(j.Kc, j.Conv.K - k0);
+        int q0 = cb * j.PanelsPerCol, panels = Math.Min(j.PanelsPerCol, j.PixelPanels - q0);
+        var s = j.Conv.Spec;
+        fixed (float* xp = j.X, bp = j.SharedPack)
+            Im2ColPacking.Pack(xp + (long)j.Image * s.InChannels * j.H * j.W, s, j.H, j.W, j.OW, j.P, k0, kc, q0 * NR, panels,
+                bp + SharedOffset(j, kb, q0, kc));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void SharedTile(ConvJob j, int tile)
+    {
+        int rb = tile % j.RowBlocks, cb = tile / j.RowBlocks;
+        int q0 = cb * j.PanelsPerCol, panels = Math.Min(j.PanelsPerCol, j.PixelPanels - q0);
+        int pnl0 = rb * j.PanelsPerRow, pnl1 = Math.Min(j.Conv.Panels, pnl0 + j.PanelsPerRow);
+        fixed (float* bp = j.SharedPack)
+            for (int kb = 0; kb < j.KBlocks; kb++)
+            {
+                int kc = Math.Min(j.Kc, j.Conv.K - kb * j.Kc);
+                Block(j, j.Image, kb, kc, bp + SharedOffset(j, kb, q0, kc), q0, panels, pnl0, pnl1);
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void FusedTile(ConvJob j, int tile)
+    {
+        int cb = tile % j.ColBlocks, img = tile / j.ColBlocks;
+        int q0 = cb * j.PanelsPerCol, panels = Math.Min(j.PanelsPerCol, j.PixelPanels - q0);
+        var s = j.Conv.Spec;
         var pack = ArrayPool<float>.Shared.Rent(j.Kc * panels * NR);
-        float* tmpC = stackalloc float[MR * NR];
-        float* tmpR = stackalloc float[MR * NR];
         try
         {
-            fixed (float* xp = j.X, yp = j.Y, rp = j.Res, ap = c.Packed, bias = c.Bias, bp = pack)
-            {
-                float* xImg = xp + (long)img * s.InChannels * j.H * j.W;
-                long yImg = (long)img * m * pAll;
+            fixed (float* xp = j.X, bp = pack)
                 for (int kb = 0; kb < j.KBlocks; kb++)
                 {
-                    int k0 = kb * j.Kc, kc = Math.Min(j.Kc, c.K - k0);
-                    bool first = kb == 0, last = kb == j.KBlocks - 1;
-                    Im2ColPacking.Pack(xImg, s, j.H, j.W, j.OW, pAll, k0, kc, j0, panels, bp);
-                    for (int q = 0; q < panels; q++)
+                    int k0 = kb * j.Kc, kc = Math.Min(j.Kc, j.Conv.K - k0);
+                    Im2ColPacking.Pack(xp + (long)img * s.InChannels * j.H * j.W, s, j.H, j.W, j.OW, j.P, k0, kc, q0 * NR, panels, bp);
+                    Block(j, img, kb, kc, bp, q0, panels, 0, j.Conv.Panels);
+                }
+        }
+        finally { ArrayPool<float>.Shared.Return(pack); }
+    }
+
+    /// <summary>One k block of one tile: every (pixel panel, weight panel) pair, pixel panel outermost so its
+    /// B micro-panel stays in L1 while the weight panels stream past. Bias starts the sum at the first k block;
+    /// the residual and ReLU are applied at the last.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void Block(ConvJob j, int img, int kb, int kc, float* packedB, int q0, int panels, int pnl0, int pnl1)
+    {
+        var c = j.Conv;
+        int m = c.Spec.OutChannels, pAll = j.P;
+        bool first = kb == 0, last = kb == j.KBlocks - 1;
+        float* tmpC = stackalloc float[MR * NR];
+        float* tmpR = stackalloc float[MR * NR];
+        fixed (float* yp = j.Y, rp = j.Res, ap = c.Packed, bias = c.Bias)
+        {
+            long yImg = (long)img * m * pAll;
+            for (int q = 0; q < panels; q++)
+            {
+                int col = (q0 + q) * NR, cols = Math.Min(NR, pAll - col);
+                float* b = packedB + (long)q * kc * NR;
+                for (int pn = pnl0; pn < pnl1; pn++)
+                {
+                    int row = pn * MR, rows = Math.Min(MR, m - row);
+                    float* a = ap + ((long)pn * c.K + kb * j.Kc) * MR;
+                    float* cy = yp + yImg + (long)row * pAll + col;
+                    float* cr = rp == null || !last ? null : rp + yImg + (long)row * pAll + col;
+                    if (rows == MR && cols == NR)
                     {
-                        int col = j0 + q * NR, cols = Math.Min(NR, pAll - col);
-                        float* b = bp + (long)q * kc * NR;
-                        for (int pn = pnl0; pn < pnl1; pn++)
-                        {
-                            int row = pn * MR, rows = Math.Min(MR, m - row);
-                            float* a = ap + ((long)pn * c.K + k0) * MR;
-                            float* cy = yp + yImg + (long)row * pAll + col;
-                            float* cr = rp == null || !last ? null : rp + yImg + (long)row * pAll + col;
-                            if (rows == MR && cols == NR)
-                            {
-                                GemmKernel.Tile(kc, a, b, cy, pAll, bias + row, first, cr, pAll, last, j.Relu);
-                                continue;
-                            }
-                            // Edge tile: compute a whole tile in scratch, copy back the valid part.
-                            if (!first) CopyTile(cy, pAll, tmpC, NR, rows, cols);
-                            if (cr != null) CopyTile(cr, pAll, tmpR, NR, rows, cols);
-                            GemmKernel.Tile(kc, a, b, tmpC, NR, bias + row, first, cr == null ? null : tmpR, NR, last, j.Relu);
-                            CopyTile(tmpC, NR, cy, pAll, rows, cols);
-                        }
+                        GemmKernel.Tile(kc, a, b, cy, pAll, bias + row, first, cr, pAll, last, j.Relu);
+                        continue;
                     }
+                    // Edge tile: compute a whole tile in scratch, copy back the valid part.
+                    if (!first) CopyTile(cy, pAll, tmpC, NR, rows, cols);
+                    if (cr != null) CopyTile(cr, pAll, tmpR, NR, rows, cols);
+                    GemmKernel.Tile(kc, a, b, tmpC, NR, bias + row, first, cr == null ? null : tmpR, NR, last, j.Relu);
+                    CopyTile(tmpC, NR, cy, pAll, rows, cols);
                 }
             }
         }
-        finally { ArrayPool<float>.Shared.Return(pack); }
     }
 
     static unsafe void CopyTile(float* src, int lds, float* dst, int ldd, int rows, int cols)

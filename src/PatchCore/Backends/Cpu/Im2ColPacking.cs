@@ -13,6 +13,7 @@ internal static unsafe class Im2ColPacking
     /// <param name="x">The image's first channel plane [Cin, H, W].</param>
     /// <param name="k0">First im2col row of the block; <paramref name="kc"/> rows.</param>
     /// <param name="j0">First output pixel; <paramref name="panels"/> panels of NR pixels.</param>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Pack(float* x, ConvSpec s, int h, int w, int ow, int p, int k0, int kc, int j0, int panels, float* dst)
     {
         int khw = s.KernelH * s.KernelW, stride = s.Stride;
