@@ -1,3 +1,6 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace PatchCore.Backends.Cpu;
 
 /// <summary>
@@ -49,6 +52,7 @@ internal static unsafe class Im2ColPacking
                                 if (hi < len) new Span<float>(d + t + hi, len - hi).Clear();
                             }
                         }
+                        else if (stride == 2 && Avx512F.IsSupported) Stride2(row, w, ix0, len, d + t);
                         else
                         {
                             for (int u = 0; u < len; u++)
@@ -62,6 +66,26 @@ internal static unsafe class Im2ColPacking
                 }
                 if (++kx == s.KernelW) { kx = 0; if (++ky == s.KernelH) { ky = 0; ci++; } }
             }
+        }
+    }
+
+    static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+
+    /// <summary>d[u] = row[ix0 + 2u] (0 outside the row) for u &lt; len: the even lanes of two loads per 16
+    /// outputs where the 32 inputs lie inside the row (the stem and the stride-2 convs), scalar at the edges.</summary>
+    static void Stride2(float* row, int w, int ix0, int len, float* d)
+    {
+        int u = 0;
+        for (; u < len && ix0 + 2 * u < 0; u++) d[u] = 0f;
+        for (; u + 16 <= len && ix0 + 2 * u + 32 <= w; u += 16)
+        {
+            float* src = row + ix0 + 2 * u;
+            Avx512F.PermuteVar16x32x2(Vector512.Load(src), EvenLanes, Vector512.Load(src + 16)).Store(d + u);
+        }
+        for (; u < len; u++)
+        {
+            int ix = ix0 + 2 * u;
+            d[u] = (uint)ix < (uint)w ? row[ix] : 0f;
         }
     }
 }
