@@ -33,6 +33,12 @@ public sealed class BenchCommand : ICommand
     [Option("tf32", Default = false, HelpText = "Allow TF32 tensor-core GEMMs on the cuda backend.")]
     public bool Tf32 { get; set; }
 
+    [Option("check", Default = false, HelpText = "bench kernels: compare every op with the reference backend (PASS/FAIL table, non-zero exit on a FAIL).")]
+    public bool Check { get; set; }
+
+    [Option("quick", Default = false, HelpText = "bench kernels: smaller problem sizes (a smoke run).")]
+    public bool Quick { get; set; }
+
     [Option("json", HelpText = "Also write the results as JSON to this file.")]
     public string? Json { get; set; }
 

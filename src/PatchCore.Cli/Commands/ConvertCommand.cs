@@ -12,7 +12,7 @@ namespace PatchCore.Cli.Commands;
 [Verb("convert", HelpText = "Convert backbone weights (ONNX, torchvision state dict export) to pcnative safetensors.")]
 public sealed class ConvertCommand : ICommand
 {
-    [Value(0, MetaName = "kind", Required = true, HelpText = "Source kind: onnx or torchvision.")]
+    [Value(0, MetaName = "kind", Required = true, HelpText = "Source kind: onnx, torchvision, or weights (an existing pcnative file, e.g. to cut it with --stages).")]
     public string Kind { get; set; } = "";
 
     [Value(1, MetaName = "source", Required = true, HelpText = "ONNX model file, or safetensors state dict from tools/export_torchvision.py.")]
@@ -41,6 +41,9 @@ public sealed class ConvertCommand : ICommand
 
     [Option("std", HelpText = "onnx without --preprocess: 3 comma-separated stds (default ImageNet 0.229,0.224,0.225).")]
     public string? Std { get; set; }
+
+    [Option("stages", HelpText = "Keep only the first N stages (3: layer1-layer3, all PatchCore uses; a quarter of the file).")]
+    public int? Stages { get; set; }
 
     public int Execute()
     {
@@ -73,9 +76,14 @@ public sealed class ConvertCommand : ICommand
                 weights = TorchvisionConverter.Convert(Source, Arch);
                 if (Name != null) weights = new WeightFile(weights.Metadata with { Architecture = Name }, weights.Tensors);
                 break;
+            case "weights":
+                // An existing pcnative weight file, re-saved (with --stages: cut after that stage).
+                weights = WeightFile.Load(Source);
+                break;
             default:
-                throw new UserError($"unknown source kind '{Kind}' (expected onnx or torchvision)");
+                throw new UserError($"unknown source kind '{Kind}' (expected onnx, torchvision or weights)");
         }
+        if (Stages is int stages) weights = weights.TruncateStages(stages);
         weights.Save(Out);
         var m = weights.Metadata;
         Console.WriteLine($"wrote {Out}: {m.Architecture}, {m.Block} blocks [{string.Join(",", m.BlocksPerStage)}], " +

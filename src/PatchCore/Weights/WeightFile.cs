@@ -33,6 +33,30 @@ public sealed class WeightFile
         return new WeightFile(metadata, tensors, HashFile(path));
     }
 
+    /// <summary>
+    /// The same net cut after its first <paramref name="stages"/> stages (layer4 and fc dropped for 3): PatchCore
+    /// needs layer2 and layer3 only, and the cut file is a quarter of the size (what travels to a GPU machine).
+    /// </summary>
+    public WeightFile TruncateStages(int stages)
+    {
+        var m = Metadata;
+        if (stages < 1 || stages > m.BlocksPerStage.Length)
+            throw new ArgumentException($"weights: cannot keep {stages} stages of a net with {m.BlocksPerStage.Length}");
+        var kept = new Dictionary<string, Tensor>();
+        foreach (var (name, t) in Tensors)
+        {
+            if (name.StartsWith("fc.", StringComparison.Ordinal)) continue;
+            if (name.StartsWith("layer", StringComparison.Ordinal) && name.Length > 5 && char.IsDigit(name[5]) && name[5] - '0' > stages) continue;
+            kept[name] = t;
+        }
+        var geometry = new Dictionary<string, LayerGeometry>();
+        foreach (var (name, g) in m.Geometry)
+            if (!(name.StartsWith("layer", StringComparison.Ordinal) && name.Length > 5 && char.IsDigit(name[5]) && name[5] - '0' > stages))
+                geometry[name] = g;
+        var meta = m with { BlocksPerStage = m.BlocksPerStage[..stages], StageWidths = m.StageWidths[..stages], Geometry = geometry };
+        return new WeightFile(meta, kept);
+    }
+
     /// <summary>Write atomically (temporary file, then rename). Validates first: a file we write always loads.</summary>
     public void Save(string path)
     {

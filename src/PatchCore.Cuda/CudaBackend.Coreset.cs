@@ -1,0 +1,60 @@
+using PatchCore.Backends;
+
+namespace PatchCore.Cuda;
+
+public sealed partial class CudaBackend
+{
+    /// <summary>
+    /// Approximate greedy coreset on the device (kernels/coreset.cu): one init launch (mean Euclidean distance to
+    /// the start rows), then one coreset_step launch per selection, back to back on the stream. Each launch reads
+    /// the previous selection from device memory and its last block writes the next one, so the host only enqueues
+    /// and reads the selected indices once at the end. With <see cref="CoresetStorage.Float16"/> the features are
+    /// converted to fp16 on the device first (half the traffic; distances still accumulate in fp32).
+    /// </summary>
+    public int[] GreedyCoreset(DeviceTensor features, int count, ReadOnlySpan<int> starts)
+    {
+        if (features.Rank != 2) throw new ArgumentException($"coreset features must be [N, d], got {features.ShapeString}");
+        int n = features[0], d = features[1];
+        if (count < 0 || count > n) throw new ArgumentException($"coreset of {count} rows out of {n}");
+        if (starts.Length == 0) throw new ArgumentException("coreset needs at least one start row");
+        foreach (var s in starts)
+            if ((uint)s >= (uint)n) throw new ArgumentException($"coreset start row {s} outside 0..{n - 1}");
+        if (count == 0) return [];
+        Enter();
+        bool half = CoresetStorage == CoresetStorage.Float16;
+        string suffix = half ? "f16" : "f32";
+        DeviceBuffer? f16 = null;
+        ulong f = T(features).Ptr;
+        const int threads = 256;
+        uint blocks = (uint)Math.Max(1, Math.Min((n + 7L) / 8, (long)MultiprocessorCount * 8)); // 8 warps (rows in flight) per block
+        using var minD = AllocBuffer(n * 4L);
+        using var startBuf = AllocBuffer(starts.Length * 4L);
+        using var selected = AllocBuffer(count * 4L);
+        using var blockVal = AllocBuffer(blocks * 4L);
+        using var blockIdx = AllocBuffer(blocks * 4L);
+        using var ticket = AllocBuffer(4);
+        try
+        {
+            if (half)
+            {
+                f16 = AllocBuffer((long)n * d * 2);
+                Launch("to_f16", Grid((long)n * d), 256, 0, [f, f16.Ptr, I((long)n * d)]);
+                f = f16.Ptr;
+            }
+            UploadRaw(startBuf.Ptr, starts);
+            Check(_cuMemsetZero(ticket.Ptr, 1), "cuMemsetD32_v2");
+            Launch("coreset_init_" + suffix, Grid((long)n * 32), 256, 0, [f, minD.Ptr, I(n), I(d), startBuf.Ptr, I(starts.Length)]);
+            uint shared = (uint)(Math.Max(d, 1) * sizeof(float));
+            string step = "coreset_step_" + suffix;
+            for (int t = 0; t < count; t++)
+                Launch(step, blocks, threads, shared,
+                    [f, minD.Ptr, I(n), I(d), selected.Ptr, I(t), I(t == 0 ? 0 : 1), blockVal.Ptr, blockIdx.Ptr, ticket.Ptr]);
+            var result = new int[count];
+            DownloadRaw(selected.Ptr, result.AsSpan());
+            foreach (var r in result)
+                if ((uint)r >= (uint)n) throw new InvalidOperationException($"coreset selected row {r} (NaN in the features?)");
+            return result;
+        }
+        finally { f16?.Dispose(); }
+    }
+}

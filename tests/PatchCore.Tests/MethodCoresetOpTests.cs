@@ -1,0 +1,88 @@
+using PatchCore.Backends;
+using PatchCore.Backends.Cpu;
+using PatchCore.Backends.Reference;
+
+namespace PatchCore.Tests;
+
+/// <summary>The fast greedy coreset must select exactly what the plain loop selects.</summary>
+public class MethodCoresetOpTests
+{
+    readonly CpuBackend cpu = new(threads: 2);
+
+    /// <summary>Points around a few Gaussian centres, each cluster on a low-dimensional subspace (like real features).</summary>
+    internal static float[] Clustered(int n, int d, int clusters, int seed)
+    {
+        var rng = new Random(seed);
+        var centres = new float[clusters * d];
+        for (int i = 0; i < centres.Length; i++) centres[i] = (float)(rng.NextDouble() * 20 - 10);
+        int sub = Math.Min(6, d);
+        var basis = new float[clusters * sub * d];
+        for (int i = 0; i < basis.Length; i++) basis[i] = (float)(rng.NextDouble() * 2 - 1);
+        var x = new float[n * d];
+        for (int i = 0; i < n; i++)
+        {
+            int c = rng.Next(clusters);
+            double spread = 0.3 + 2 * rng.NextDouble();
+            for (int t = 0; t < d; t++) x[i * d + t] = centres[c * d + t] + (float)(0.05 * (rng.NextDouble() - 0.5));
+            for (int s = 0; s < sub; s++)
+            {
+                float coef = (float)((rng.NextDouble() * 2 - 1) * spread);
+                for (int t = 0; t < d; t++) x[i * d + t] += coef * basis[(c * sub + s) * d + t];
+            }
+        }
+        return x;
+    }
+
+    [Theory]
+    [InlineData(3000, 128, 12, 300)]
+    [InlineData(2500, 37, 5, 600)]
+    [InlineData(4000, 16, 40, 2000)]
+    public void BoundedSelectionEqualsPlainLoop(int n, int d, int clusters, int count)
+    {
+        var x = Clustered(n, d, clusters, n + d);
+        using var t = cpu.Upload(x, n, d);
+        int[] starts = [5, 17, 123, 999, 2, 40, 77, 1500, 11, 8];
+        var plain = cpu.GreedyCoresetPlain(t, count, starts);
+        var fast = cpu.GreedyCoreset(t, count, starts);
+        Assert.Equal(plain, fast);
+        Assert.Equal(count, fast.Distinct().Count()); // farthest points are distinct until distances reach 0
+    }
+
+    [Fact]
+    public void BoundedSelectionEqualsPlainLoopWithTies()
+    {
+        // A small integer lattice with every point repeated 3 times: distances tie everywhere, and the last
+        // selections happen at distance 0 (duplicates), where the lowest index must win.
+        int d = 4, side = 5, copies = 3;
+        int distinct = side * side * side, n = distinct * copies;
+        var x = new float[n * d];
+        for (int c = 0; c < copies; c++)
+            for (int p = 0; p < distinct; p++)
+            {
+                int row = c * distinct + p;
+                x[row * d] = p % side; x[row * d + 1] = p / side % side; x[row * d + 2] = p / (side * side); x[row * d + 3] = 1;
+            }
+        using var t = cpu.Upload(x, n, d);
+        int[] starts = [0, 62, 124];
+        int count = distinct + 40;
+        var plain = cpu.GreedyCoresetPlain(t, count, starts);
+        var fast = cpu.GreedyCoreset(t, count, starts);
+        Assert.Equal(plain, fast);
+        // The reference (double) agrees here too: lattice distances are sqrt of small integers.
+        var reference = new ReferenceBackend();
+        using var rt = reference.Upload(x, n, d);
+        Assert.Equal(reference.GreedyCoreset(rt, count, starts), fast);
+    }
+
+    [Fact]
+    public void PlainLoopMatchesReference()
+    {
+        int n = 600, d = 24, count = 60;
+        var x = Clustered(n, d, 4, 3);
+        var reference = new ReferenceBackend();
+        using var rt = reference.Upload(x, n, d);
+        using var t = cpu.Upload(x, n, d);
+        int[] starts = [1, 2, 3];
+        Assert.Equal(reference.GreedyCoreset(rt, count, starts), cpu.GreedyCoresetPlain(t, count, starts));
+    }
+}
