@@ -78,6 +78,22 @@ public class BackboneTests
     }
 
     [Fact]
+    public void WeightsCutAfterLayer3GiveTheSameLayer3AndRefuseDeeperLayers()
+    {
+        var full = RandomResNetWeights.Create(Basic(), seed: 6);
+        var cut = full.TruncateStages(3);
+        var input = RandomData(new Random(8), 3 * 40 * 40, 2);
+        var expected = Run(new CpuBackend(2), full, input, 1, 40, 40, "layer3")[0];
+        var actual = Run(new CpuBackend(2), cut, input, 1, 40, 40, "layer3")[0];
+        Assert.Equal(expected, actual);
+        using var cpu = new CpuBackend(1);
+        using var net = ResNet.Load(cpu, cut);
+        using var x = cpu.Upload(input, 1, 3, 40, 40);
+        Assert.Contains("stop after layer3", Assert.Throws<ArgumentException>(() => net.Forward(x, "layer2", "pool")).Message);
+        Assert.Throws<ArgumentException>(() => net.Channels("layer4"));
+    }
+
+    [Fact]
     public void EarlyStopComputesNothingAfterTheDeepestLayer()
     {
         var meta = Basic();

@@ -45,8 +45,9 @@ public sealed class ResNet : IDisposable
             "bottleneck" => true,
             _ => throw new InvalidDataException($"weights: unknown block type '{m.Block}' (basic, bottleneck)"),
         };
-        if (m.BlocksPerStage is not { Length: 4 } || m.BlocksPerStage.Any(b => b < 1))
-            throw new InvalidDataException($"weights: BlocksPerStage must list 4 positive counts, got [{string.Join(",", m.BlocksPerStage ?? [])}]");
+        // 4 stages, or fewer for a file cut after layer3 (WeightFile.TruncateStages): PatchCore needs layer1-3 only.
+        if (m.BlocksPerStage is not { Length: >= 1 and <= 4 } || m.BlocksPerStage.Any(b => b < 1))
+            throw new InvalidDataException($"weights: BlocksPerStage must list 1 to 4 positive counts, got [{string.Join(",", m.BlocksPerStage ?? [])}]");
 
         var convs = new List<(string, ConvSpec)>();
         ConvLayer Make(string conv, string bn, int defaultStride)
@@ -60,8 +61,8 @@ public sealed class ResNet : IDisposable
         var mp = m.Geometry.TryGetValue("maxpool", out var g) ? g : new LayerGeometry(2, 1, 1, 1, 1);
         var maxPool = new PoolSpec(3, mp.Stride, mp.PadTop, mp.PadLeft, mp.PadBottom, mp.PadRight);
 
-        var stages = new Block[4][];
-        for (int s = 0; s < 4; s++)
+        var stages = new Block[m.BlocksPerStage.Length][];
+        for (int s = 0; s < stages.Length; s++)
         {
             stages[s] = new Block[m.BlocksPerStage[s]];
             for (int b = 0; b < stages[s].Length; b++)
@@ -121,6 +122,7 @@ public sealed class ResNet : IDisposable
     {
         int i = Array.IndexOf(LayerNames, layer);
         if (i < 0 || i > 3) throw new ArgumentException($"unknown layer '{layer}' (layer1..layer4)");
+        if (i >= stages.Length) throw new ArgumentException($"{layer}: the weights stop after layer{stages.Length}");
         return stages[i][^1].Convs[^1].Spec.OutChannels;
     }
 
@@ -142,6 +144,8 @@ public sealed class ResNet : IDisposable
         if (input.Rank != 4 || input[1] != cin) throw new ArgumentException($"backbone input {input.ShapeString} is not [N, {cin}, H, W]");
 
         int deepest = index.Max();
+        if (Math.Min(deepest, 3) >= stages.Length)
+            throw new ArgumentException($"{LayerNames[deepest]} needs layer{Math.Min(deepest, 3) + 1}, but the weights stop after layer{stages.Length}");
         var outputs = new DeviceTensor?[LayerNames.Length];
         bool Wanted(int i) => Array.IndexOf(index, i) >= 0;
         try
