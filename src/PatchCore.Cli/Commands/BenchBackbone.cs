@@ -91,6 +91,7 @@ public static class BenchBackbone
             Console.WriteLine();
             Console.WriteLine($"batch {r.Batch}: {r.ImagesPerSecond:F1} images/s (median {r.MedianMs:F1} ms of {repeats}), " +
                 $"{r.GflopPerImage:F2} GFLOP/image, {r.GflopPerS:F1} GFLOP/s = {r.PercentOfPeak:F0}% of {threads}-thread FMA peak");
+            Console.WriteLine($"  convs {r.Shapes.Sum(x => x.Ms):F1} ms per pass in the breakdown passes (the rest of a pass: pooling, allocation, noise)");
             Console.WriteLine($"  {"conv shape (Cin>Cout kxk /s pads @ HxW)",-44} {"n",3} {"ms",8} {"GFLOP",7} {"GFLOP/s",8} {"%peak",6}");
             foreach (var s in r.Shapes)
                 Console.WriteLine($"  {s.Shape,-44} {s.Count,3} {s.Ms,8:F2} {s.Gflop,7:F3} {s.GflopPerS,8:F1} {s.PercentOfPeak,6:F0}");
@@ -98,7 +99,7 @@ public static class BenchBackbone
         if (o.Json != null)
         {
             var json = JsonSerializer.Serialize(new Result(backend.Name, weightsNote, threads, FmaPeak.VectorName, peak1, peakN, results),
-                new JsonSerializerOptions { WriteIndented = true });
+                new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
             var tmp = o.Json + ".tmp";
             File.WriteAllText(tmp, json);
             File.Move(tmp, o.Json, overwrite: true);
