@@ -58,7 +58,7 @@ public sealed partial class CpuBackend
         var s = c.Spec;
         if (x.Rank != 4 || x[1] != s.InChannels) throw new ArgumentException($"conv input {x.ShapeString} does not match Cin {s.InChannels}");
         int n = x[0], h = x[2], w = x[3], oh = s.OutH(h), ow = s.OutW(w), p = oh * ow;
-        var y = HostMemory.Allocate([n, s.OutChannels, oh, ow]);
+        var y = HostMemory.Rent([n, s.OutChannels, oh, ow]);
         float[]? res = null;
         if (residual != null)
         {

@@ -6,7 +6,7 @@ public sealed partial class CpuBackend
 {
     public DeviceTensor Relu(DeviceTensor x)
     {
-        var y = HostMemory.Allocate(x.Shape);
+        var y = HostMemory.Rent(x.Shape);
         TensorPrimitives.Max(HostMemory.AsHost(x).Span, 0f, y.Span);
         return y;
     }
@@ -14,7 +14,7 @@ public sealed partial class CpuBackend
     public DeviceTensor Add(DeviceTensor a, DeviceTensor b)
     {
         if (!a.Shape.AsSpan().SequenceEqual(b.Shape)) throw new ArgumentException($"add of {a.ShapeString} and {b.ShapeString}");
-        var y = HostMemory.Allocate(a.Shape);
+        var y = HostMemory.Rent(a.Shape);
         TensorPrimitives.Add(HostMemory.AsHost(a).Span, HostMemory.AsHost(b).Span, y.Span);
         return y;
     }

@@ -14,7 +14,7 @@ public sealed partial class CpuBackend
         if (x.Rank != 4) throw new ArgumentException($"pooling needs NCHW, got {x.ShapeString}");
         var xd = HostMemory.AsHost(x).Data;
         int planes = x[0] * x[1], h = x[2], w = x[3], oh = p.OutH(h), ow = p.OutW(w);
-        var y = HostMemory.Allocate([x[0], x[1], oh, ow]);
+        var y = HostMemory.Rent([x[0], x[1], oh, ow]);
         var yd = y.Data;
         float inv = 1f / (p.Kernel * p.Kernel);
         // One plane per iteration: planes are many (channels x batch) and each is a few KiB.
@@ -50,7 +50,7 @@ public sealed partial class CpuBackend
         if (x.Rank != 4) throw new ArgumentException($"global pooling needs NCHW, got {x.ShapeString}");
         var xd = HostMemory.AsHost(x).Data;
         int planes = x[0] * x[1], hw = x[2] * x[3];
-        var y = HostMemory.Allocate([x[0], x[1]]);
+        var y = HostMemory.Rent([x[0], x[1]]);
         for (int pl = 0; pl < planes; pl++) y.Data[pl] = TensorPrimitives.Sum(xd.AsSpan(pl * hw, hw)) / hw;
         return y;
     }
