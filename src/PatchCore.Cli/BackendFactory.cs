@@ -1,8 +1,8 @@
-using System.Reflection;
 using PatchCore.Backends;
 using PatchCore.Backends.Cpu;
 using PatchCore.Backends.Reference;
 using PatchCore.Cuda;
+using PatchCore.Gpu;
 
 namespace PatchCore.Cli;
 
@@ -25,12 +25,12 @@ public static class BackendFactory
                 if (CudaBackend.TryCreate(o.AllowTf32, out var cuda, out var why)) return Announce(cuda!, "asked for");
                 return FallBack(o, $"cuda unavailable: {why}");
             case "gpu":
-                if (TryCreateGpu(out var gpu, out var whyGpu)) return Announce(gpu!, "asked for");
+                if (TryCreateGpu(GpuDeviceKind.Auto, out var gpu, out var whyGpu)) return Announce(gpu!, "asked for");
                 return FallBack(o, $"gpu unavailable: {whyGpu}");
             case "auto":
                 if (CudaBackend.TryCreate(o.AllowTf32, out var c, out var whyCuda)) return Announce(c!, "auto: CUDA device found");
                 Console.Error.WriteLine($"backend: cuda unavailable: {whyCuda}");
-                if (TryCreateGpu(out var g, out var whyG)) return Announce(g!, "auto: ILGPU on a CUDA device");
+                if (TryCreateGpu(GpuDeviceKind.Cuda, out var g, out var whyG)) return Announce(g!, "auto: ILGPU on a CUDA device");
                 Console.Error.WriteLine($"backend: gpu unavailable: {whyG}");
                 return Announce(new CpuBackend(o.Threads), "auto: no usable GPU");
             default:
@@ -50,27 +50,25 @@ public static class BackendFactory
         return Announce(new CpuBackend(o.Threads), "fallback");
     }
 
-    /// <summary>
-    /// ILGPU backend on a CUDA device: PatchCore.Gpu.GpuBackend.TryCreate(bool allowCpuAccelerator, out GpuBackend?,
-    /// out string), looked up by name so this file builds whether or not that backend has landed yet.
-    /// </summary>
-    public static bool TryCreateGpu(out IBackend? backend, out string reason)
+    /// <summary>ILGPU backend: CUDA, else OpenCL for an explicit `gpu`; CUDA only for `auto`. One-line reason when none.</summary>
+    public static bool TryCreateGpu(GpuDeviceKind kind, out IBackend? backend, out string reason)
     {
         backend = null;
-        var type = Type.GetType("PatchCore.Gpu.GpuBackend, PatchCore.Gpu");
-        var m = type?.GetMethod("TryCreate", BindingFlags.Public | BindingFlags.Static, [typeof(bool), type.MakeByRefType(), typeof(string).MakeByRefType()]);
-        if (m == null) { reason = "ILGPU backend not built into this binary"; return false; }
-        var args = new object?[] { false, null, null };
+        if (kind == GpuDeviceKind.Auto)
+        {
+            bool ok = GpuBackend.TryCreate(allowCpuAccelerator: false, out var g, out reason);
+            backend = g;
+            return ok;
+        }
         try
         {
-            bool ok = (bool)m.Invoke(null, args)!;
-            reason = args[2] as string ?? "";
-            backend = ok ? args[1] as IBackend : null;
-            return ok && backend != null;
+            backend = GpuBackend.Create(kind);
+            reason = "";
+            return true;
         }
-        catch (TargetInvocationException e)
+        catch (Exception e) when (e is InvalidOperationException or NotSupportedException or DllNotFoundException)
         {
-            reason = (e.InnerException ?? e).Message.Split('\n')[0];
+            reason = e.Message.Split('\n')[0];
             return false;
         }
     }

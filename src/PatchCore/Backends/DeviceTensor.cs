@@ -32,4 +32,16 @@ public sealed class HostDeviceTensor : DeviceTensor
     }
     public float[] Data { get; }
     public Span<float> Span => Data.AsSpan(0, checked((int)Length));
+
+    /// <summary>Set by <see cref="HostMemory.Rent"/>: Dispose hands the array back for the next op's output
+    /// (as device memory is freed on a GPU: the data of a disposed tensor must not be used).</summary>
+    internal bool Pooled { get; init; }
+    int disposed;
+
+    public override void Dispose()
+    {
+        // Only once: a double Dispose must not give the same array to two future tensors.
+        if (Pooled && Interlocked.Exchange(ref disposed, 1) == 0) HostMemory.Return(Data);
+        base.Dispose();
+    }
 }

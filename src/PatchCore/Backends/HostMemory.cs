@@ -3,8 +3,42 @@ namespace PatchCore.Backends;
 /// <summary>Memory handling shared by the two CPU backends: tensors are managed arrays.</summary>
 public static class HostMemory
 {
-    public static HostDeviceTensor Allocate(int[] shape) =>
-        new(new float[checked((int)Tensors.Tensor.ShapeLength(shape))], shape);
+    public static HostDeviceTensor Allocate(int[] shape)
+    {
+        var data = new float[checked((int)Tensors.Tensor.ShapeLength(shape))];
+        if (PoisonAllocations) data.AsSpan().Fill(float.NaN);
+        return new(data, shape);
+    }
+
+    /// <summary>
+    /// An output tensor whose array comes from a small pool of exact-length arrays returned by Dispose. Large
+    /// fresh arrays cost a page fault per 4 KiB on first touch (tens of ms per backbone pass at batch 1 on a
+    /// VM); recycling them keeps the backbone's activations in memory that is already mapped. The contents are
+    /// NOT cleared: the op must write every element (tests poison them with NaN to check).
+    /// </summary>
+    public static HostDeviceTensor Rent(int[] shape)
+    {
+        int n = checked((int)Tensors.Tensor.ShapeLength(shape));
+        float[]? data = null;
+        if (n >= PoolMinLength && Pool.TryGetValue(n, out var stack)) stack.TryPop(out data);
+        data ??= GC.AllocateUninitializedArray<float>(n);
+        if (PoisonAllocations) data.AsSpan().Fill(float.NaN);
+        return new HostDeviceTensor(data, shape) { Pooled = n >= PoolMinLength };
+    }
+
+    internal static void Return(float[] data)
+    {
+        var stack = Pool.GetOrAdd(data.Length, _ => new System.Collections.Concurrent.ConcurrentStack<float[]>());
+        if (stack.Count < PoolPerLength) stack.Push(data);
+    }
+
+    // Arrays under 256 KiB are cheap for the GC; a few arrays per size cover a ResNet pass at any batch.
+    const int PoolMinLength = 64 * 1024, PoolPerLength = 6;
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<int, System.Collections.Concurrent.ConcurrentStack<float[]>> Pool = new();
+
+    /// <summary>Tests set this (per thread) so every output an op allocates starts as NaN: an element the op
+    /// forgets to write then fails the comparison instead of passing as a lucky zero.</summary>
+    [ThreadStatic] internal static bool PoisonAllocations;
 
     public static HostDeviceTensor Upload(ReadOnlySpan<float> data, int[] shape)
     {

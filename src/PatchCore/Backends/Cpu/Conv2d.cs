@@ -1,7 +1,211 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+
 namespace PatchCore.Backends.Cpu;
 
 public sealed partial class CpuBackend
 {
-    public ConvLayer CreateConv(ConvSpec spec, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias) => throw new NotImplementedException();
-    public DeviceTensor Conv2d(DeviceTensor x, ConvLayer conv, DeviceTensor? residual = null, bool relu = false) => throw new NotImplementedException();
+    const int MR = GemmKernel.MR, NR = GemmKernel.NR;
+    /// <summary>Largest k block: a 32-pixel B panel of KcMax rows (32 KiB) stays in L1 while the weight
+    /// panels of the block (Cout x KcMax) stream from L2.</summary>
+    internal static int KcMax = 256;
+
+    /// <summary>Weights packed once as panels of MR output channels, [Cout/MR][K][MR], zero-padded rows;
+    /// bias padded to whole panels.</summary>
+    internal sealed class CpuConv : ConvLayer
+    {
+        public CpuConv(ConvSpec spec, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias) : base(spec)
+        {
+            K = spec.InChannels * spec.KernelH * spec.KernelW;
+            Panels = (spec.OutChannels + MR - 1) / MR;
+            Packed = new float[(long)Panels * K * MR];
+            Bias = new float[Panels * MR];
+            for (int co = 0; co < spec.OutChannels; co++)
+            {
+                int pnl = co / MR, r = co % MR;
+                var wrow = weight.Slice(co * K, K);
+                for (int k = 0; k < K; k++) Packed[((long)pnl * K + k) * MR + r] = wrow[k];
+                Bias[co] = bias[co];
+            }
+        }
+        public int K { get; }
+        public int Panels { get; }
+        public float[] Packed { get; }
+        public float[] Bias { get; }
+    }
+
+    public ConvLayer CreateConv(ConvSpec spec, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias)
+    {
+        if (weight.Length != spec.WeightLength) throw new ArgumentException($"conv weight has {weight.Length} values, spec needs {spec.WeightLength}");
+        if (bias.Length != spec.OutChannels) throw new ArgumentException($"conv bias has {bias.Length} values, spec needs {spec.OutChannels}");
+        return new CpuConv(spec, weight, bias);
+    }
+
+    /// <summary>Everything one conv call's tiles share (a class, so the parallel body captures one reference).</summary>
+    sealed class ConvJob
+    {
+        public required CpuConv Conv;
+        public required float[] X, Y;
+        public float[]? Res;
+        public bool Relu;
+        public int H, W, OW, P, PixelPanels, ColBlocks, RowBlocks, PanelsPerCol, PanelsPerRow, KBlocks, Kc, Image;
+        public float[]? SharedPack;
+    }
+
+    public DeviceTensor Conv2d(DeviceTensor x, ConvLayer conv, DeviceTensor? residual = null, bool relu = false)
+    {
+        var c = conv as CpuConv ?? throw new ArgumentException("conv layer does not belong to the cpu backend");
+        var s = c.Spec;
+        if (x.Rank != 4 || x[1] != s.InChannels) throw new ArgumentException($"conv input {x.ShapeString} does not match Cin {s.InChannels}");
+        int n = x[0], h = x[2], w = x[3], oh = s.OutH(h), ow = s.OutW(w), p = oh * ow;
+        var y = HostMemory.Rent([n, s.OutChannels, oh, ow]);
+        float[]? res = null;
+        if (residual != null)
+        {
+            if (!residual.Shape.AsSpan().SequenceEqual(y.Shape)) throw new ArgumentException($"residual {residual.ShapeString} differs from conv output {y.ShapeString}");
+            res = HostMemory.AsHost(residual).Data;
+        }
+        if (n == 0 || p == 0) return y;
+
+        var job = new ConvJob
+        {
+            Conv = c, X = HostMemory.AsHost(x).Data, Y = y.Data, Res = res, Relu = relu,
+            H = h, W = w, OW = ow, P = p, PixelPanels = (p + NR - 1) / NR, KBlocks = (c.K + KcMax - 1) / KcMax,
+        };
+        job.Kc = (c.K + job.KBlocks - 1) / job.KBlocks;
+        // A pixel block's packed B (Kc x PanelsPerCol x NR floats, <= 512 KiB) stays in L2 while every weight
+        // panel of the k block passes over it.
+        job.PanelsPerCol = Math.Min(job.PixelPanels, Math.Max(1, 4096 / job.Kc));
+        job.ColBlocks = (job.PixelPanels + job.PanelsPerCol - 1) / job.PanelsPerCol;
+
+        if (Threads == 1 || n * job.ColBlocks >= 2 * Threads)
+        {
+            // Enough (image, pixel block) tiles for every thread: each packs its own B right before use.
+            job.RowBlocks = 1;
+            job.PanelsPerRow = c.Panels;
+            int tiles = n * job.ColBlocks;
+            if (tiles == 1 || Threads == 1)
+                for (int t = 0; t < tiles; t++) FusedTile(job, t);
+            else
+                System.Threading.Tasks.Parallel.For(0, tiles, Parallel, t => FusedTile(job, t));
+            return y;
+        }
+
+        // Small batch, few pixels (layer3 at batch 1 has 7 panels): splitting pixels would make every tile
+        // stream all the weights for a sliver of pixels, so pack the image's whole B once (in parallel) and
+        // split the output channels instead, every tile reading the shared panels.
+        int wantTiles = 4 * Threads;
+        job.RowBlocks = Math.Min(c.Panels, (wantTiles + job.ColBlocks - 1) / job.ColBlocks);
+        job.PanelsPerRow = (c.Panels + job.RowBlocks - 1) / job.RowBlocks;
+        job.RowBlocks = (c.Panels + job.PanelsPerRow - 1) / job.PanelsPerRow;
+        long packLen = (long)job.KBlocks * job.Kc * job.PixelPanels * NR;
+        var shared = ArrayPool<float>.Shared.Rent(checked((int)packLen));
+        try
+        {
+            job.SharedPack = shared;
+            for (int img = 0; img < n; img++)
+            {
+                job.Image = img;
+                int packTasks = job.KBlocks * job.ColBlocks;
+                System.Threading.Tasks.Parallel.For(0, packTasks, Parallel, t => PackShared(job, t));
+                System.Threading.Tasks.Parallel.For(0, job.RowBlocks * job.ColBlocks, Parallel, t => SharedTile(job, t));
+            }
+        }
+        finally { ArrayPool<float>.Shared.Return(shared); }
+        return y;
+    }
+
+    /// <summary>Shared B layout: k block kb starts at kb·Kc·PixelPanels·NR, its panel q at q·kc·NR from there.</summary>
+    static long SharedOffset(ConvJob j, int kb, int q, int kc) => (long)kb * j.Kc * j.PixelPanels * NR + (long)q * kc * NR;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void PackShared(ConvJob j, int task)
+    {
+        int kb = task / j.ColBlocks, cb = task % j.ColBlocks;
+        int k0 = kb * j.Kc, kc = Math.Min(j.Kc, j.Conv.K - k0);
+        int q0 = cb * j.PanelsPerCol, panels = Math.Min(j.PanelsPerCol, j.PixelPanels - q0);
+        var s = j.Conv.Spec;
+        fixed (float* xp = j.X, bp = j.SharedPack)
+            Im2ColPacking.Pack(xp + (long)j.Image * s.InChannels * j.H * j.W, s, j.H, j.W, j.OW, j.P, k0, kc, q0 * NR, panels,
+                bp + SharedOffset(j, kb, q0, kc));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void SharedTile(ConvJob j, int tile)
+    {
+        int rb = tile % j.RowBlocks, cb = tile / j.RowBlocks;
+        int q0 = cb * j.PanelsPerCol, panels = Math.Min(j.PanelsPerCol, j.PixelPanels - q0);
+        int pnl0 = rb * j.PanelsPerRow, pnl1 = Math.Min(j.Conv.Panels, pnl0 + j.PanelsPerRow);
+        fixed (float* bp = j.SharedPack)
+            for (int kb = 0; kb < j.KBlocks; kb++)
+            {
+                int kc = Math.Min(j.Kc, j.Conv.K - kb * j.Kc);
+                Block(j, j.Image, kb, kc, bp + SharedOffset(j, kb, q0, kc), q0, panels, pnl0, pnl1);
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void FusedTile(ConvJob j, int tile)
+    {
+        int cb = tile % j.ColBlocks, img = tile / j.ColBlocks;
+        int q0 = cb * j.PanelsPerCol, panels = Math.Min(j.PanelsPerCol, j.PixelPanels - q0);
+        var s = j.Conv.Spec;
+        var pack = ArrayPool<float>.Shared.Rent(j.Kc * panels * NR);
+        try
+        {
+            fixed (float* xp = j.X, bp = pack)
+                for (int kb = 0; kb < j.KBlocks; kb++)
+                {
+                    int k0 = kb * j.Kc, kc = Math.Min(j.Kc, j.Conv.K - k0);
+                    Im2ColPacking.Pack(xp + (long)img * s.InChannels * j.H * j.W, s, j.H, j.W, j.OW, j.P, k0, kc, q0 * NR, panels, bp);
+                    Block(j, img, kb, kc, bp, q0, panels, 0, j.Conv.Panels);
+                }
+        }
+        finally { ArrayPool<float>.Shared.Return(pack); }
+    }
+
+    /// <summary>One k block of one tile: every (pixel panel, weight panel) pair, pixel panel outermost so its
+    /// B micro-panel stays in L1 while the weight panels stream past. Bias starts the sum at the first k block;
+    /// the residual and ReLU are applied at the last.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void Block(ConvJob j, int img, int kb, int kc, float* packedB, int q0, int panels, int pnl0, int pnl1)
+    {
+        var c = j.Conv;
+        int m = c.Spec.OutChannels, pAll = j.P;
+        bool first = kb == 0, last = kb == j.KBlocks - 1;
+        float* tmpC = stackalloc float[MR * NR];
+        float* tmpR = stackalloc float[MR * NR];
+        fixed (float* yp = j.Y, rp = j.Res, ap = c.Packed, bias = c.Bias)
+        {
+            long yImg = (long)img * m * pAll;
+            for (int q = 0; q < panels; q++)
+            {
+                int col = (q0 + q) * NR, cols = Math.Min(NR, pAll - col);
+                float* b = packedB + (long)q * kc * NR;
+                for (int pn = pnl0; pn < pnl1; pn++)
+                {
+                    int row = pn * MR, rows = Math.Min(MR, m - row);
+                    float* a = ap + ((long)pn * c.K + kb * j.Kc) * MR;
+                    float* cy = yp + yImg + (long)row * pAll + col;
+                    float* cr = rp == null || !last ? null : rp + yImg + (long)row * pAll + col;
+                    if (rows == MR && cols == NR)
+                    {
+                        GemmKernel.Tile(kc, a, b, cy, pAll, bias + row, first, cr, pAll, last, j.Relu);
+                        continue;
+                    }
+                    // Edge tile: compute a whole tile in scratch, copy back the valid part.
+                    if (!first) CopyTile(cy, pAll, tmpC, NR, rows, cols);
+                    if (cr != null) CopyTile(cr, pAll, tmpR, NR, rows, cols);
+                    GemmKernel.Tile(kc, a, b, tmpC, NR, bias + row, first, cr == null ? null : tmpR, NR, last, j.Relu);
+                    CopyTile(tmpC, NR, cy, pAll, rows, cols);
+                }
+            }
+        }
+    }
+
+    static unsafe void CopyTile(float* src, int lds, float* dst, int ldd, int rows, int cols)
+    {
+        for (int r = 0; r < rows; r++)
+            new ReadOnlySpan<float>(src + (long)r * lds, cols).CopyTo(new Span<float>(dst + (long)r * ldd, cols));
+    }
 }

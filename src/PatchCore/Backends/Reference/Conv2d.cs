@@ -2,6 +2,59 @@ namespace PatchCore.Backends.Reference;
 
 public sealed partial class ReferenceBackend
 {
-    public ConvLayer CreateConv(ConvSpec spec, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias) => throw new NotImplementedException();
-    public DeviceTensor Conv2d(DeviceTensor x, ConvLayer conv, DeviceTensor? residual = null, bool relu = false) => throw new NotImplementedException();
+    /// <summary>The reference keeps the weights exactly as given: [Cout, Cin, Kh, Kw] and [Cout].</summary>
+    sealed class RefConv(ConvSpec spec, float[] weight, float[] bias) : ConvLayer(spec)
+    {
+        public float[] Weight { get; } = weight;
+        public float[] Bias { get; } = bias;
+    }
+
+    public ConvLayer CreateConv(ConvSpec spec, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias)
+    {
+        if (weight.Length != spec.WeightLength) throw new ArgumentException($"conv weight has {weight.Length} values, spec needs {spec.WeightLength}");
+        if (bias.Length != spec.OutChannels) throw new ArgumentException($"conv bias has {bias.Length} values, spec needs {spec.OutChannels}");
+        return new RefConv(spec, weight.ToArray(), bias.ToArray());
+    }
+
+    public DeviceTensor Conv2d(DeviceTensor x, ConvLayer conv, DeviceTensor? residual = null, bool relu = false)
+    {
+        var c = conv as RefConv ?? throw new ArgumentException("conv layer does not belong to the reference backend");
+        var s = c.Spec;
+        var xin = HostMemory.AsHost(x);
+        if (x.Rank != 4 || x[1] != s.InChannels) throw new ArgumentException($"conv input {x.ShapeString} does not match Cin {s.InChannels}");
+        int n = x[0], h = x[2], w = x[3], oh = s.OutH(h), ow = s.OutW(w);
+        var y = HostMemory.Allocate([n, s.OutChannels, oh, ow]);
+        float[]? res = null;
+        if (residual != null)
+        {
+            if (!residual.Shape.AsSpan().SequenceEqual(y.Shape)) throw new ArgumentException($"residual {residual.ShapeString} differs from conv output {y.ShapeString}");
+            res = HostMemory.AsHost(residual).Data;
+        }
+        float[] xd = xin.Data, wd = c.Weight, yd = y.Data;
+        for (int b = 0; b < n; b++)
+        for (int co = 0; co < s.OutChannels; co++)
+        for (int oy = 0; oy < oh; oy++)
+        for (int ox = 0; ox < ow; ox++)
+        {
+            double acc = c.Bias[co];
+            for (int ci = 0; ci < s.InChannels; ci++)
+            for (int ky = 0; ky < s.KernelH; ky++)
+            {
+                int iy = oy * s.Stride - s.PadTop + ky;
+                if (iy < 0 || iy >= h) continue; // padded rows are zeros
+                for (int kx = 0; kx < s.KernelW; kx++)
+                {
+                    int ix = ox * s.Stride - s.PadLeft + kx;
+                    if (ix < 0 || ix >= w) continue;
+                    acc += (double)wd[((co * s.InChannels + ci) * s.KernelH + ky) * s.KernelW + kx]
+                         * xd[((b * s.InChannels + ci) * h + iy) * w + ix];
+                }
+            }
+            long o = (((long)b * s.OutChannels + co) * oh + oy) * ow + ox;
+            if (res != null) acc += res[o];
+            if (relu && acc < 0) acc = 0;
+            yd[o] = (float)acc;
+        }
+        return y;
+    }
 }
