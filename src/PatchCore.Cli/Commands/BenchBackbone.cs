@@ -23,7 +23,7 @@ public static class BenchBackbone
     public static int Run(BenchCommand o)
     {
         using var backend = BackendFactory.Create(new BackendFactory.Options(o.Backend, o.Threads, o.Tf32));
-        string path = o.Weights ?? Path.Combine("weights", "resnet18-cntk.safetensors");
+        string path = WeightLocator.Find(o.Weights ?? Path.Combine("weights", "resnet18-cntk.safetensors"));
         WeightFile weights;
         string weightsNote;
         if (File.Exists(path)) { weights = WeightFile.Load(path); weightsNote = path; }

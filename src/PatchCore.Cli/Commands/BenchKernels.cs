@@ -199,7 +199,7 @@ public static class BenchKernels
         }
 
         // ---- the backbone to layer3 -----------------------------------------------------------------------
-        string weights = o.Weights ?? Path.Combine("weights", "resnet18-cntk.safetensors");
+        string weights = WeightLocator.Find(o.Weights ?? Path.Combine("weights", "resnet18-cntk.safetensors"));
         try
         {
             var wf = WeightFile.Load(weights);

@@ -36,7 +36,7 @@ public sealed class FeaturesCommand : ICommand
 
     public int Execute()
     {
-        string weightsPath = Weights ?? Path.Combine("weights", "resnet18-cntk.safetensors");
+        string weightsPath = WeightLocator.Find(Weights ?? Path.Combine("weights", "resnet18-cntk.safetensors"));
         if (!File.Exists(weightsPath))
             throw new UserError($"{weightsPath}: weight file not found (./build.sh makes the default; or pcnative convert)");
         if (!File.Exists(Image)) throw new UserError($"{Image}: file not found");

@@ -104,9 +104,10 @@ public sealed class Runner
         long t0 = Stopwatch.GetTimestamp();
         if (weights == null)
         {
-            if (!File.Exists(Config.Weights))
+            string path = WeightLocator.Find(Config.Weights);
+            if (!File.Exists(path))
                 throw new FileNotFoundException($"weights not found: {Config.Weights} (./build.sh makes weights/resnet18-cntk.safetensors; or pass --weights)");
-            weights = WeightFile.Load(Config.Weights);
+            weights = WeightFile.Load(path);
         }
         var net = ResNet.Load(_backend, weights);
         Timings.Load += Stopwatch.GetElapsedTime(t0).TotalSeconds;

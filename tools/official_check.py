@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""Independent cross-check of a pcnative run: PatchCore as the official implementation computes it, in PyTorch.
+
+For developers who have PyTorch (Debian: python3-torch python3-torchvision python3-onnx python3-sklearn);
+the engine never uses it. Backbone = the CNTK ResNet18 (../shared/tools/resnet_from_onnx.py), input BGR
+0..255 minus the per-channel means, official embedding (3x3 unfold, bilinear upsampling of layer3's unfolded
+planes, adaptive average pooling to 1024 per layer, then to 1024), approximate greedy coreset with an
+untrained Linear(1024, 128) projection and 10 start points, squared-L2 nearest neighbour (k = 1), image
+score = max patch score. Prints image AUROC and writes per-image scores next to pcnative's scores.csv
+format so the two can be compared row by row.
+
+    /usr/bin/python3 tools/official_check.py ONNX DATA_ROOT CATEGORY PERCENT [OUT.csv] [--threads 2]
+"""
+import argparse, glob, os, sys, time
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from sklearn.metrics import roc_auc_score
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared', 'tools'))
+from resnet_from_onnx import cntk_resnet18  # noqa: E402
+
+MEAN_BGR = (103.0626, 115.9029, 123.1516)  # per-channel means of ResNetPreprocess.onnx's mean image
+
+
+def load(path, resize=256, crop=224):
+    im = Image.open(path).convert('RGB')
+    w, h = im.size
+    s = resize / min(w, h)
+    if (w, h) != (round(w * s), round(h * s)):
+        im = im.resize((round(w * s), round(h * s)), Image.BILINEAR)
+    w, h = im.size
+    top, left = int(round((h - crop) / 2.0)), int(round((w - crop) / 2.0))
+    im = im.crop((left, top, left + crop, top + crop))
+    a = np.asarray(im, dtype=np.float32)[:, :, ::-1]  # BGR
+    a = a - np.array(MEAN_BGR, dtype=np.float32)
+    return torch.from_numpy(a.transpose(2, 0, 1).copy())
+
+
+def embed(model, x):
+    with torch.no_grad():
+        f = model.maxpool(model.relu(model.bn1(model.conv1(x))))
+        l2 = model.layer2(model.layer1(f))
+        l3 = model.layer3(l2)
+        out = []
+        for i, m in enumerate((l2, l3)):
+            b, c, h, w = m.shape
+            u = F.unfold(m, kernel_size=3, padding=1).reshape(b, c, 3, 3, h, w)  # c*9 channel-major
+            if (h, w) != l2.shape[2:]:
+                u = F.interpolate(u.reshape(-1, 1, h, w), size=l2.shape[2:], mode='bilinear', align_corners=False)
+                u = u.reshape(b, c, 3, 3, *l2.shape[2:])
+            H, W = l2.shape[2:]
+            u = u.permute(0, 4, 5, 1, 2, 3).reshape(b * H * W, 1, c * 9)
+            out.append(F.adaptive_avg_pool1d(u, 1024).squeeze(1))
+        s = torch.stack(out, 1).reshape(-1, 1, 2048)
+        return F.adaptive_avg_pool1d(s, 1024).squeeze(1)
+
+
+def features(model, paths, batch=16):
+    rows = []
+    for i in range(0, len(paths), batch):
+        rows.append(embed(model, torch.stack([load(p) for p in paths[i:i + batch]])))
+    return torch.cat(rows)
+
+
+def coreset(x, percent, seed=0):
+    torch.manual_seed(seed); np.random.seed(seed)
+    proj = torch.nn.Linear(x.shape[1], 128, bias=False)
+    with torch.no_grad():
+        z = proj(x)
+    n = len(z)
+    def dist(a, b):
+        return (-2 * a @ b.T + (a * a).sum(1, keepdim=True) + (b * b).sum(1)[None]).clamp(min=0).sqrt()
+    starts = np.random.choice(n, 10, replace=False)
+    d = dist(z, z[starts]).mean(1)
+    sel = []
+    with torch.no_grad():
+        for _ in range(int(n * percent)):
+            i = int(torch.argmax(d))
+            sel.append(i)
+            d = torch.minimum(d, dist(z, z[i:i + 1])[:, 0])
+    return np.array(sel)
+
+
+def nearest(q, bank, chunk=4096):
+    bn = (bank * bank).sum(1)
+    out = []
+    for i in range(0, len(q), chunk):
+        a = q[i:i + chunk]
+        d = (a * a).sum(1, keepdim=True) + bn[None] - 2 * a @ bank.T
+        out.append(d.clamp(min=0).min(1).values)
+    return torch.cat(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('onnx'); ap.add_argument('root'); ap.add_argument('category'); ap.add_argument('percent', type=float)
+    ap.add_argument('out', nargs='?'); ap.add_argument('--threads', type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    model = cntk_resnet18(a.onnx, rgb_input=False)
+    cat = os.path.join(a.root, a.category)
+    train = sorted(glob.glob(os.path.join(cat, 'train', 'good', '*.png')))
+    test = sorted(glob.glob(os.path.join(cat, 'test', '*', '*.png')))
+    t = time.time()
+    ftrain = features(model, train)
+    print(f'features train {tuple(ftrain.shape)} {time.time() - t:.1f}s', flush=True)
+    t = time.time()
+    sel = coreset(ftrain, a.percent) if a.percent < 1 else np.arange(len(ftrain))
+    bank = ftrain[sel]
+    print(f'coreset {len(sel)} {time.time() - t:.1f}s', flush=True)
+    t = time.time()
+    ftest = features(model, test)
+    patch = nearest(ftest, bank).reshape(len(test), -1)
+    scores = patch.max(1).values.numpy()
+    labels = np.array([0 if os.sep + 'good' + os.sep in p else 1 for p in test])
+    print(f'scoring {time.time() - t:.1f}s', flush=True)
+    print(f'{a.category} {a.percent:g}: image AUROC {100 * roc_auc_score(labels, scores):.2f}')
+    if a.out:
+        with open(a.out, 'w') as f:
+            f.write('path,label,score\n')
+            for p, l, s in zip(test, labels, scores):
+                f.write(f'{os.path.relpath(p, cat)},{l},{s}\n')
+
+
+if __name__ == '__main__':
+    main()
