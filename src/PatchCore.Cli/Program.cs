@@ -26,6 +26,8 @@ namespace PatchCore.Cli
 
         public static int Main(string[] args)
         {
+            // CommandLineParser has no one-letter long names: --k N (the paper's k) is read as -k N.
+            args = Array.ConvertAll(args, a => a == "--k" ? "-k" : a.StartsWith("--k=", StringComparison.Ordinal) ? "-k" + a[4..] : a);
             var parser = new Parser(s => { s.HelpWriter = Console.Out; s.CaseInsensitiveEnumValues = true; });
             try
             {

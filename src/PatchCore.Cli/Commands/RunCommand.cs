@@ -1,9 +1,38 @@
 using CommandLine;
+using PatchCore.Pipeline;
 
 namespace PatchCore.Cli.Commands;
 
 [Verb("run", HelpText = "Learn a memory bank from train/good, score every test image, write maps, metrics and a report.")]
-public sealed class RunCommand : ICommand
+public sealed class RunCommand : ConfigOptions, ICommand
 {
-    public int Execute() => throw new NotImplementedException("run");
+    [Option("category", HelpText = "MVTec AD category (bottle, carpet, ..., zipper). Without it (and without data) a synthetic demo runs.")]
+    public string? Category { get; set; }
+
+    [Option("data-root", HelpText = "Folder holding <category>/train/good (default $PCNATIVE_DATA, else ./data/mvtec).")]
+    public string? DataRoot { get; set; }
+
+    [Option("out", HelpText = "Output folder (default runs/<category>/<yyyyMMdd-HHmmss>).")]
+    public string? Out { get; set; }
+
+    [Option("no-heatmaps", HelpText = "Do not write heat-map PNGs.")]
+    public bool NoHeatmaps { get; set; }
+
+    [Option("model", HelpText = "Also write the fitted model (.pcm) here.")]
+    public string? Model { get; set; }
+
+    public int Execute()
+    {
+        var config = BuildConfig();
+        var data = DatasetArgs.Resolve(Category, DataRoot, out bool synthetic);
+        string outDir = Out ?? DefaultOut(data.Category);
+        using var backend = BackendFactory.Create(new BackendFactory.Options(Backend, config.Threads, Tf32));
+        var runner = new Runner(backend, config, Console.Error, !Console.IsErrorRedirected);
+        var result = runner.Run(data, outDir, heatmaps: !NoHeatmaps, synthetic: synthetic, modelPath: Model);
+        RunSummary.Print(Console.Out, result);
+        return 0;
+    }
+
+    public static string DefaultOut(string category) =>
+        Path.Combine("runs", category, DateTime.Now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture));
 }

@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using PatchCore.Backbone;
+using PatchCore.Backends;
+using PatchCore.Data;
+
+namespace PatchCore.Features;
+
+/// <summary>Patch features of a batch of images: rows [Count * GridH * GridW, Dim], image-major.</summary>
+public sealed record FeatureBatch(int Start, int Count, float[] Features, int GridH, int GridW, int Dim, RgbImage[]? Crops)
+{
+    public int PatchesPerImage => GridH * GridW;
+}
+
+/// <summary>Seconds spent in each part of feature extraction (decode counts CPU time on the decode threads).</summary>
+public sealed class ExtractionTimes
+{
+    public double Decode, Backbone, Aggregation;
+    /// <summary>Wall time the compute side waited for decoded batches.</summary>
+    public double DecodeWait;
+}
+
+/// <summary>
+/// Images → patch features (ALGORITHM.md "Patch features"): decode, resize + crop and normalise on CPU threads,
+/// run the backbone to layer2 and layer3 in batches, aggregate with <see cref="IBackend.AggregatePatchFeatures"/>.
+/// The next batch is decoded while the current one computes, which hides decoding behind a GPU; on the CPU
+/// backend both compete for the same cores, so the overlap gains little there but costs nothing.
+/// </summary>
+public sealed class PatchFeatureExtractor
+{
+    readonly IBackend _backend;
+    readonly ResNet _net;
+    readonly ResizeSpec _resize;
+    readonly Normalization _norm;
+    readonly AggregationSpec _aggregation;
+    readonly int _batchSize;
+    readonly int _threads;
+
+    public PatchFeatureExtractor(IBackend backend, ResNet net, ResizeSpec resize, Normalization norm,
+        AggregationSpec aggregation, int batchSize, int decodeThreads = 0)
+    {
+        _backend = backend; _net = net; _resize = resize; _norm = norm; _aggregation = aggregation;
+        _batchSize = Math.Max(1, batchSize);
+        _threads = decodeThreads > 0 ? decodeThreads : Environment.ProcessorCount;
+    }
+
+    public ExtractionTimes Times { get; } = new();
+
+    /// <summary>Side of the square network input.</summary>
+    public int InputSize => _resize.Crop;
+
+    sealed record Decoded(float[] Input, RgbImage[]? Crops, int Count);
+
+    Decoded DecodeBatch(IReadOnlyList<string> paths, int start, int count, bool keepCrops)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        int plane = 3 * _resize.Crop * _resize.Crop;
+        var input = new float[(long)count * plane];
+        var crops = keepCrops ? new RgbImage[count] : null;
+        Pipeline.Workers.For(count, _threads, i =>
+        {
+            var crop = Preprocessing.ResizeAndCrop(ImageIO.Decode(paths[start + i]), _resize);
+            var x = Preprocessing.ToInput(crop, _resize, _norm);
+            if (x.Length != plane) throw new InvalidDataException($"{paths[start + i]}: preprocessing gave {x.Length} values, expected {plane}");
+            Array.Copy(x, 0, input, (long)i * plane, plane);
+            if (crops != null) crops[i] = crop;
+        });
+        lock (Times) Times.Decode += Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        return new Decoded(input, crops, count);
+    }
+
+    /// <summary>Features of the images in order, one batch at a time. <paramref name="keepCrops"/> keeps the
+    /// resized and cropped RGB images (for heat maps).</summary>
+    public IEnumerable<FeatureBatch> Extract(IReadOnlyList<string> paths, bool keepCrops = false)
+    {
+        int n = paths.Count;
+        if (n == 0) yield break;
+        int size = _resize.Crop;
+        Task<Decoded>? next = Task.Run(() => DecodeBatch(paths, 0, Math.Min(_batchSize, n), keepCrops));
+        for (int start = 0; start < n; start += _batchSize)
+        {
+            int count = Math.Min(_batchSize, n - start);
+            long tw = Stopwatch.GetTimestamp();
+            Decoded decoded = next!.GetAwaiter().GetResult();
+            Times.DecodeWait += Stopwatch.GetElapsedTime(tw).TotalSeconds;
+            int nextStart = start + count;
+            next = nextStart < n
+                ? Task.Run(() => DecodeBatch(paths, nextStart, Math.Min(_batchSize, n - nextStart), keepCrops))
+                : null;
+
+            FeatureBatch batch;
+            try
+            {
+                batch = Compute(decoded, start, size);
+            }
+            catch
+            {
+                // Do not leave a decode task running (and its exception unobserved) behind an error.
+                try { next?.Wait(); } catch (AggregateException) { }
+                throw;
+            }
+            yield return batch;
+        }
+    }
+
+    FeatureBatch Compute(Decoded decoded, int start, int size)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        DeviceTensor[] maps;
+        using (var x = _backend.Upload(decoded.Input, decoded.Count, 3, size, size))
+            maps = _net.Forward(x, "layer2", "layer3");
+        long t1 = Stopwatch.GetTimestamp();
+        try
+        {
+            int gh = maps[0][2], gw = maps[0][3];
+            using var f = _backend.AggregatePatchFeatures(maps[0], maps[1], _aggregation);
+            int dim = f[1];
+            var host = new float[f.Length];
+            _backend.Download(f, host);
+            Times.Backbone += Stopwatch.GetElapsedTime(t0, t1).TotalSeconds;
+            Times.Aggregation += Stopwatch.GetElapsedTime(t1).TotalSeconds;
+            return new FeatureBatch(start, decoded.Count, host, gh, gw, dim, decoded.Crops);
+        }
+        finally
+        {
+            foreach (var m in maps) m.Dispose();
+        }
+    }
+}

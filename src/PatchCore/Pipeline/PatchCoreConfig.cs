@@ -1,0 +1,114 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using PatchCore.Backends;
+using PatchCore.Data;
+
+namespace PatchCore.Pipeline;
+
+/// <summary>
+/// Every hyperparameter of a PatchCore run. Defaults are the official implementation's (ALGORITHM.md):
+/// resize 256 / crop 224, layer2+layer3, official aggregation to 1024 dims, 10% approximate greedy coreset
+/// with a 128-d projection and 10 start points, k = 1, squared L2 scores, no reweighting, blur sigma 4.
+/// Stored as snake_case JSON; command-line flags override a loaded file.
+/// </summary>
+public sealed record PatchCoreConfig
+{
+    /// <summary>Backbone weights (pcnative safetensors).</summary>
+    public string Weights { get; init; } = DefaultWeights;
+    public string[] Layers { get; init; } = ["layer2", "layer3"];
+    public int Resize { get; init; } = 256;
+    public int Crop { get; init; } = 224;
+    /// <summary>anomalib-style: both sides to Resize instead of the shorter side.</summary>
+    public bool SquareResize { get; init; }
+    /// <summary>"official" or "anomalib" (see <see cref="AggregationMode"/>).</summary>
+    public string Aggregation { get; init; } = "official";
+    public int PatchSize { get; init; } = 3;
+    public int PretrainDim { get; init; } = 1024;
+    public int TargetDim { get; init; } = 1024;
+    /// <summary>Fraction of the training patches kept in the memory bank (1 keeps them all, no coreset).</summary>
+    public double Coreset { get; init; } = 0.1;
+    public int ProjectionDim { get; init; } = 128;
+    public int StartPoints { get; init; } = 10;
+    /// <summary>Nearest neighbours averaged into a patch score.</summary>
+    public int K { get; init; } = 1;
+    /// <summary>"squared" (official, faiss IndexFlatL2) or "l2" (anomalib).</summary>
+    public string ScoreDistance { get; init; } = "squared";
+    /// <summary>Paper eq. 7 image-score reweighting (not in the official code).</summary>
+    public bool Reweight { get; init; }
+    /// <summary>b of eq. 7: neighbours of the nearest bank feature used by the reweighting.</summary>
+    public int ReweightB { get; init; } = 9;
+    public int Seed { get; init; }
+    /// <summary>CPU threads (0 = all cores). Does not change results.</summary>
+    public int Threads { get; init; }
+    /// <summary>Images per backbone batch. Does not change results.</summary>
+    public int BatchSize { get; init; } = 16;
+    /// <summary>Gaussian blur of the anomaly maps, in input pixels.</summary>
+    public float Sigma { get; init; } = 4f;
+
+    public const string DefaultWeights = "weights/resnet18-cntk.safetensors";
+
+    [JsonIgnore] public ResizeSpec ResizeSpec => new(Resize, SquareResize ? Resize : Crop, SquareResize);
+    [JsonIgnore] public AggregationSpec AggregationSpec => new(AggregationModeValue, PatchSize, PretrainDim, TargetDim);
+    [JsonIgnore] public bool SquaredDistance => ScoreDistance == "squared";
+
+    [JsonIgnore]
+    public AggregationMode AggregationModeValue => Aggregation.ToLowerInvariant() switch
+    {
+        "official" => AggregationMode.Official,
+        "anomalib" => AggregationMode.Anomalib,
+        _ => throw new ArgumentException($"config: unknown aggregation '{Aggregation}' (official, anomalib)"),
+    };
+
+    /// <summary>Throws one line naming the bad value.</summary>
+    public PatchCoreConfig Validate()
+    {
+        _ = AggregationModeValue;
+        if (Layers.Length != 2 || Layers[0] != "layer2" || Layers[1] != "layer3")
+            throw new ArgumentException($"config: layers must be [layer2, layer3] (got [{string.Join(", ", Layers)}])");
+        if (Resize < 8) throw new ArgumentException($"config: resize {Resize} is too small");
+        if (!SquareResize && (Crop < 8 || Crop > Resize)) throw new ArgumentException($"config: crop {Crop} must be between 8 and resize {Resize}");
+        if (PatchSize < 1 || PatchSize % 2 == 0) throw new ArgumentException($"config: patch_size {PatchSize} must be odd and positive");
+        if (PretrainDim < 1 || TargetDim < 1) throw new ArgumentException("config: pretrain_dim and target_dim must be positive");
+        if (!(Coreset > 0 && Coreset <= 1)) throw new ArgumentException($"config: coreset {Coreset} must be in (0, 1]");
+        if (ProjectionDim < 1) throw new ArgumentException($"config: projection_dim {ProjectionDim} must be positive");
+        if (StartPoints < 1) throw new ArgumentException($"config: start_points {StartPoints} must be positive");
+        if (K < 1) throw new ArgumentException($"config: k {K} must be positive");
+        if (ScoreDistance is not ("squared" or "l2")) throw new ArgumentException($"config: score_distance '{ScoreDistance}' (squared, l2)");
+        if (ReweightB < 1) throw new ArgumentException($"config: reweight_b {ReweightB} must be positive");
+        if (Threads < 0) throw new ArgumentException($"config: threads {Threads} must be >= 0");
+        if (BatchSize < 1) throw new ArgumentException($"config: batch_size {BatchSize} must be positive");
+        if (!(Sigma >= 0)) throw new ArgumentException($"config: sigma {Sigma} must be >= 0");
+        return this;
+    }
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static PatchCoreConfig FromJson(string json, string source = "config")
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<PatchCoreConfig>(json, Json) ?? throw new InvalidDataException($"{source}: empty config");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{source}: {e.Message}");
+        }
+    }
+
+    public static PatchCoreConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"config file not found: {path}");
+        return FromJson(File.ReadAllText(path), path).Validate();
+    }
+
+    public void Save(string path) => AtomicFile.WriteAllText(path, ToJson() + "\n");
+}
