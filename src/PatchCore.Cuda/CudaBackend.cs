@@ -15,7 +15,7 @@ public enum CoresetStorage { Float32, Float16 }
 /// with a synchronous copy. Every CUDA call is checked: a failure throws <see cref="CudaException"/> with a
 /// one-line message naming the call and the error.
 /// </summary>
-public sealed unsafe partial class CudaBackend : IBackend
+public sealed unsafe partial class CudaBackend : IBackend, IPoisonableBackend, IFp16CoresetBackend, ITiledNeighboursBackend
 {
     /// <summary>The modules in kernels/, each compiled to one cubin.</summary>
     static readonly string[] Modules = ["elementwise", "features", "distance", "coreset", "maps"];
@@ -40,6 +40,18 @@ public sealed unsafe partial class CudaBackend : IBackend
     public bool AllowTf32 { get; set; }
     /// <summary>Storage of the projected features in <see cref="GreedyCoreset"/> (fp16 halves the traffic).</summary>
     public CoresetStorage CoresetStorage { get; set; } = CoresetStorage.Float32;
+
+    bool IFp16CoresetBackend.CoresetFloat16
+    {
+        get => CoresetStorage == CoresetStorage.Float16;
+        set => CoresetStorage = value ? CoresetStorage.Float16 : CoresetStorage.Float32;
+    }
+
+    (int QueryRows, int DatabaseRows) ITiledNeighboursBackend.NeighbourTiles
+    {
+        get => (QueryTileRows, DatabaseTileRows);
+        set => (QueryTileRows, DatabaseTileRows) = value;
+    }
     public string DeviceName { get; }
     public int ComputeMajor { get; }
     public int ComputeMinor { get; }

@@ -18,7 +18,7 @@ public enum GpuDeviceKind { Auto, Cuda, OpenCL, Cpu }
 /// All launches go to the accelerator's default stream, so ops are ordered without explicit events;
 /// Download synchronises.
 /// </summary>
-public sealed partial class GpuBackend : IBackend
+public sealed partial class GpuBackend : IBackend, IPoisonableBackend, ITiledNeighboursBackend
 {
     readonly Context _context;
     readonly Accelerator _accelerator;
@@ -52,7 +52,7 @@ public sealed partial class GpuBackend : IBackend
 
     /// <summary>Tests set this: every tensor an op allocates is first filled with NaN, so an element a
     /// kernel forgets to write shows up as NaN instead of a plausible zero.</summary>
-    internal bool PoisonAllocations { get; set; }
+    public bool PoisonAllocations { get; set; }
 
     // ---- creation -------------------------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
+using PatchCore.Backends;
 using PatchCore.Cuda;
 
 namespace PatchCore.Tests;
 
 /// <summary>
-/// Each CUDA op against the reference backend (BackendSelfCheck: fresh random inputs, NaN-poisoned outputs, rel.
-/// error ≤ 1e-4 fp32 / 5e-3 TF32 convolutions, coreset selections identical). Skips with TryCreate's reason where
+/// Each CUDA op against the reference backend (BackendSelfCheck at Moderate size: fresh random inputs, NaN-poisoned
+/// outputs, rel. error ≤ 1e-4 fp32 / 5e-3 TF32 convolutions, coreset selections identical, fp16 storage included). Skips with TryCreate's reason where
 /// there is no GPU (CI); on the device machine they run.
 /// </summary>
 public class CudaGpuTests
@@ -19,7 +20,8 @@ public class CudaGpuTests
         return b!;
     }
 
-    public static TheoryData<string> Ops => new(BackendSelfCheck.Names);
+    public static TheoryData<string> Ops => new(BackendSelfCheck.OpNames);
+    public static TheoryData<string> ConvOps => new(BackendSelfCheck.ConvOpNames);
 
     [Theory]
     [MemberData(nameof(Ops))]
@@ -28,15 +30,13 @@ public class CudaGpuTests
         var b = Backend();
         lock (b)
         {
-            var r = BackendSelfCheck.Run(b, op, tf32: false, seed: 4321 + Array.IndexOf(BackendSelfCheck.Names, op));
-            Assert.True(r.Pass, $"{r.Name}: rel. error {r.RelError:E2} > {r.Tolerance:E0} {r.Detail}");
+            var r = BackendSelfCheck.RunOne(b, op, SelfCheckSize.Moderate, seed: 4321);
+            Assert.True(r.Pass, r.ToString());
         }
     }
 
     [Theory]
-    [InlineData("conv3x3+residual+relu")]
-    [InlineData("conv7x7/s2 asym pad")]
-    [InlineData("conv1x1")]
+    [MemberData(nameof(ConvOps))]
     public void Tf32ConvolutionsWithinTf32Tolerance(string op)
     {
         var b = Backend();
@@ -45,8 +45,8 @@ public class CudaGpuTests
             b.AllowTf32 = true;
             try
             {
-                var r = BackendSelfCheck.Run(b, op, tf32: true, seed: 99);
-                Assert.True(r.Pass, $"{r.Name}: rel. error {r.RelError:E2} > {r.Tolerance:E0} {r.Detail}");
+                var r = BackendSelfCheck.RunOne(b, op, SelfCheckSize.Moderate, seed: 99, tf32: true);
+                Assert.True(r.Pass, r.ToString());
             }
             finally { b.AllowTf32 = false; }
         }

@@ -24,7 +24,7 @@ public class GpuBackendTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuA
     public static TheoryData<string> Ops()
     {
         var d = new TheoryData<string>();
-        foreach (var op in GpuSelfCheck.OpNames) d.Add(op);
+        foreach (var op in BackendSelfCheck.OpNames) d.Add(op);
         return d;
     }
 
@@ -32,7 +32,7 @@ public class GpuBackendTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuA
     [MemberData(nameof(Ops))]
     public void OpMatchesReference(string op)
     {
-        var row = GpuSelfCheck.RunOne(_gpu, op, SelfCheckSize.Tiny, seed: 3);
+        var row = BackendSelfCheck.RunOne(_gpu, op, SelfCheckSize.Tiny, seed: 3);
         // Only while the reference op is still a stub (the gpu backend has none): nothing to compare with.
         if (row.ReferenceMissing) Assert.Skip($"reference backend lacks '{op}' yet: {row.Shape}");
         Assert.True(row.Pass, row.ToString());
@@ -59,7 +59,7 @@ public class GpuBackendTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuA
             try { (rd, ri) = Knn(reference, q, x, m, n, d, k); }
             catch (NotImplementedException) { Assert.Skip("reference NearestNeighbours not implemented yet"); }
             Assert.Equal(ri, gi);
-            Assert.True(GpuSelfCheck.Error(gd, rd) <= 1e-4, $"distance error {GpuSelfCheck.Error(gd, rd):E2}");
+            Assert.True(BackendSelfCheck.Error(gd, rd) <= 1e-4, $"distance error {BackendSelfCheck.Error(gd, rd):E2}");
             Assert.Equal(0, gi[5 * k]);
             Assert.Equal(30, gi[5 * k + 1]);
         }

@@ -1,3 +1,4 @@
+using PatchCore.Backends;
 using PatchCore.Gpu;
 
 namespace PatchCore.Tests;
@@ -32,7 +33,7 @@ public class GpuCudaTests(CudaDeviceFixture fixture) : IClassFixture<CudaDeviceF
     public void OpMatchesReferenceAtRealisticSize(string op)
     {
         var gpu = RequireCuda();
-        var row = GpuSelfCheck.RunOne(gpu, op, SelfCheckSize.Realistic, seed: 5);
+        var row = BackendSelfCheck.RunOne(gpu, op, SelfCheckSize.Realistic, seed: 5);
         if (row.ReferenceMissing) Assert.Skip($"reference backend lacks '{op}' yet: {row.Shape}");
         Assert.True(row.Pass, row.ToString());
     }

@@ -34,12 +34,11 @@ public static class BenchKernels
     static int Check(IBackend backend, bool tf32)
     {
         var sw = Stopwatch.StartNew();
-        var results = BackendSelfCheck.RunAll(backend, tf32);
-        Console.WriteLine($"{"op",-30} {"result",-6} {"rel.err",10} {"tol",8}  detail");
-        foreach (var r in results)
-            Console.WriteLine($"{r.Name,-30} {(r.Pass ? "PASS" : "FAIL"),-6} {r.RelError,10:E2} {r.Tolerance,8:E0}  {r.Detail}");
-        int fails = results.Count(r => !r.Pass);
-        Console.WriteLine($"check {backend.Name}{(tf32 ? " tf32" : "")}: {results.Count - fails}/{results.Count} PASS in {sw.Elapsed.TotalSeconds:F1} s");
+        var rows = BackendSelfCheck.Run(backend, SelfCheckSize.Moderate, tf32: tf32);
+        Console.WriteLine($"{"op",-28} {"shape",-40} {"rel.err",10} {"tol",8} result");
+        foreach (var r in rows) Console.WriteLine(r);
+        int fails = rows.Count(r => !r.Pass);
+        Console.WriteLine($"check {backend.Name}{(tf32 ? " tf32" : "")}: {rows.Count - fails}/{rows.Count} PASS in {sw.Elapsed.TotalSeconds:F1} s");
         return fails == 0 ? 0 : 1;
     }
 

@@ -25,6 +25,13 @@ public sealed partial class GpuBackend
     /// <summary>Most queries per chunk: enough threads to fill a large GPU during the merge.</summary>
     internal int NnQueryChunkMax { get; set; } = 32768;
 
+    // A tile holds at most NnTileBudget floats, NnQueryChunkMax queries wide: the defaults map back exactly.
+    (int QueryRows, int DatabaseRows) ITiledNeighboursBackend.NeighbourTiles
+    {
+        get => (NnQueryChunkMax, NnTileBudget / NnQueryChunkMax);
+        set => (NnQueryChunkMax, NnTileBudget) = (value.QueryRows, checked(value.QueryRows * value.DatabaseRows));
+    }
+
     void LoadNearestNeighbours()
     {
         _topKMerge = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, TopKArgs>(TopKMergeKernel);

@@ -4,7 +4,7 @@ namespace PatchCore.Backends.Cpu;
 /// The fast CPU backend, the default without a GPU: SIMD (Vector256/Vector512, TensorPrimitives) and all
 /// cores. One file per op; each op is tested against <see cref="Reference.ReferenceBackend"/>.
 /// </summary>
-public sealed partial class CpuBackend : IBackend
+public sealed partial class CpuBackend : IBackend, IPoisonableBackend
 {
     public CpuBackend(int threads = 0)
     {
@@ -24,6 +24,10 @@ public sealed partial class CpuBackend : IBackend
     public DeviceTensor Allocate(params int[] shape) => HostMemory.Allocate(shape);
     public DeviceTensor Upload(ReadOnlySpan<float> data, params int[] shape) => HostMemory.Upload(data, shape);
     public void Download(DeviceTensor source, Span<float> destination) => HostMemory.Download(source, destination);
+
+    /// <summary>Per calling thread (HostMemory's flag), shared by both CPU backends: ops allocate their outputs
+    /// on the thread that calls them.</summary>
+    public bool PoisonAllocations { get => HostMemory.PoisonAllocations; set => HostMemory.PoisonAllocations = value; }
 
     public void Dispose() { }
 }
