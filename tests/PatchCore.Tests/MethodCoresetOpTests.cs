@@ -48,6 +48,27 @@ public class MethodCoresetOpTests
         Assert.Equal(count, fast.Distinct().Count()); // farthest points are distinct until distances reach 0
     }
 
+    /// <summary>
+    /// The streaming phase hands over to the clustered one at an adaptive point; force every kind of switch
+    /// point (right after the first centre, a few iterations in, never) so each hand-over path is compared.
+    /// count > 512 also exercises the periodic re-layout of the rows.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(9)]
+    [InlineData(100)]
+    [InlineData(700)]
+    public void BoundedSelectionEqualsPlainLoopAtEverySwitchPoint(int streamIterations)
+    {
+        int n = 3000, d = 32, count = 700;
+        var x = Clustered(n, d, 20, 11);
+        using var t = cpu.Upload(x, n, d);
+        int[] starts = [3, 300, 2999];
+        var plain = cpu.GreedyCoresetPlain(t, count, starts);
+        Assert.Equal(plain, cpu.GreedyCoresetBounded(t, count, starts, streamIterations));
+    }
+
     [Fact]
     public void BoundedSelectionEqualsPlainLoopWithTies()
     {
