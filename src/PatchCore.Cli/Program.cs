@@ -31,7 +31,9 @@ namespace PatchCore.Cli
             var parser = new Parser(s => { s.HelpWriter = Console.Out; s.CaseInsensitiveEnumValues = true; });
             try
             {
-                return parser.ParseArguments(args, Verbs).MapResult((object c) => ((ICommand)c).Execute(), _ => 2);
+                return parser.ParseArguments(args, Verbs).MapResult((object c) => ((ICommand)c).Execute(),
+                    // --help and --version are answers, not errors; anything else the parser rejected is a usage error.
+                    errs => errs.All(e => e is HelpRequestedError or HelpVerbRequestedError or VersionRequestedError) ? 0 : 2);
             }
             catch (Exception e) when (e is UserError or FileNotFoundException or DirectoryNotFoundException
                                           or InvalidDataException or IOException or ArgumentException or NotSupportedException)

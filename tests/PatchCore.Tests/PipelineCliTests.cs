@@ -19,6 +19,16 @@ public class PipelineCliTests
     }
 
     [Fact]
+    public void HelpExitsZeroAndUnknownVerbIsAUsageError()
+    {
+        var help = Run("--help");
+        Assert.Equal(0, help.Code);
+        Assert.Contains("run", help.Out);
+        Assert.Equal(0, Run("run", "--help").Code);
+        Assert.Equal(2, Run("no-such-verb").Code);
+    }
+
+    [Fact]
     public void MissingMvtecDataSaysWhereToGetItAndFails()
     {
         string empty = TestPaths.TempDir();
