@@ -12,6 +12,31 @@ namespace PatchCore.Backends.Cpu;
 /// </summary>
 internal static unsafe class DotKernel
 {
+    /// <summary>
+    /// Rows [i0, i1) of A against every row of B (n rows), in 4x4 blocks: B's block is the outer loop so its
+    /// 4 rows stay in L1 while the A tile streams from L2. Edge blocks repeat the last valid row pointer; the
+    /// sink gets only the valid ni x nj corner of each block. The sink is a struct, so its Take inlines.
+    /// </summary>
+    public static void Tiles<TSink>(float* a, int i0, int i1, float* b, int n, int d, ref TSink sink)
+        where TSink : struct, IDotTileSink
+    {
+        float* dots = stackalloc float[16];
+        for (int j = 0; j < n; j += 4)
+        {
+            int nj = Math.Min(4, n - j);
+            float* b0 = b + (long)j * d, b1 = b + (long)(j + Math.Min(1, nj - 1)) * d;
+            float* b2 = b + (long)(j + Math.Min(2, nj - 1)) * d, b3 = b + (long)(j + Math.Min(3, nj - 1)) * d;
+            for (int i = i0; i < i1; i += 4)
+            {
+                int ni = Math.Min(4, i1 - i);
+                float* a0 = a + (long)i * d, a1 = a + (long)(i + Math.Min(1, ni - 1)) * d;
+                float* a2 = a + (long)(i + Math.Min(2, ni - 1)) * d, a3 = a + (long)(i + Math.Min(3, ni - 1)) * d;
+                Dot4x4(a0, a1, a2, a3, b0, b1, b2, b3, d, dots);
+                sink.Take(i, j, ni, nj, dots);
+            }
+        }
+    }
+
     /// <summary>dots[r*4 + c] = Σ_t a_r[t]·b_c[t] over d values.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot4x4(float* a0, float* a1, float* a2, float* a3,
@@ -87,4 +112,10 @@ internal static unsafe class DotKernel
             q = a3[t]; dots[12] += q * x0; dots[13] += q * x1; dots[14] += q * x2; dots[15] += q * x3;
         }
     }
+}
+
+/// <summary>Consumer of one 4x4 block of dot products: dots[r*4 + c] = a_{i+r} · b_{j+c}, r &lt; ni, c &lt; nj.</summary>
+internal unsafe interface IDotTileSink
+{
+    void Take(int i, int j, int ni, int nj, float* dots);
 }

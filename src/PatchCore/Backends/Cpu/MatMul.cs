@@ -25,27 +25,25 @@ public sealed partial class CpuBackend
             {
                 fixed (float* pa = x, pb = bt, pc = output)
                 {
-                    float* dots = stackalloc float[16];
                     int i0 = tile * RowTile, i1 = Math.Min(m, i0 + RowTile);
-                    for (int j = 0; j < n; j += 4)
-                    {
-                        int nj = Math.Min(4, n - j);
-                        float* b0 = pb + (long)j * k, b1 = pb + (long)(j + Math.Min(1, nj - 1)) * k;
-                        float* b2 = pb + (long)(j + Math.Min(2, nj - 1)) * k, b3 = pb + (long)(j + Math.Min(3, nj - 1)) * k;
-                        for (int i = i0; i < i1; i += 4)
-                        {
-                            int ni = Math.Min(4, i1 - i);
-                            float* a0 = pa + (long)i * k, a1 = pa + (long)(i + Math.Min(1, ni - 1)) * k;
-                            float* a2 = pa + (long)(i + Math.Min(2, ni - 1)) * k, a3 = pa + (long)(i + Math.Min(3, ni - 1)) * k;
-                            DotKernel.Dot4x4(a0, a1, a2, a3, b0, b1, b2, b3, k, dots);
-                            for (int r = 0; r < ni; r++)
-                                for (int s = 0; s < nj; s++) pc[(long)(i + r) * n + j + s] = dots[r * 4 + s];
-                        }
-                    }
+                    var sink = new StoreSink { C = pc, N = n };
+                    DotKernel.Tiles(pa, i0, i1, pb, n, k, ref sink);
                 }
             });
         }
         finally { ArrayPool<float>.Shared.Return(bt); }
         return c;
+    }
+
+    /// <summary>C[i, j] = a_i · bᵀ_j.</summary>
+    unsafe struct StoreSink : IDotTileSink
+    {
+        public float* C;
+        public int N;
+        public void Take(int i, int j, int ni, int nj, float* dots)
+        {
+            for (int r = 0; r < ni; r++)
+                for (int s = 0; s < nj; s++) C[(long)(i + r) * N + j + s] = dots[r * 4 + s];
+        }
     }
 }

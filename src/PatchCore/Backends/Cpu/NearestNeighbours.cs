@@ -34,39 +34,11 @@ public sealed partial class CpuBackend
                     var row = q.AsSpan((int)((long)i * d), d);
                     qn[i - i0] = System.Numerics.Tensors.TensorPrimitives.Dot(row, row);
                 }
-                fixed (float* pa = q, pb = x, pTop = topD)
+                fixed (float* pa = q, pb = x, pTop = topD, pqn = qn, pxn = xn)
                 fixed (int* pIdx = topI)
                 {
-                    float* dots = stackalloc float[16];
-                    for (int j = 0; j < kk; j += 4)
-                    {
-                        int nj = Math.Min(4, kk - j);
-                        float* b0 = pb + (long)j * d, b1 = pb + (long)(j + Math.Min(1, nj - 1)) * d;
-                        float* b2 = pb + (long)(j + Math.Min(2, nj - 1)) * d, b3 = pb + (long)(j + Math.Min(3, nj - 1)) * d;
-                        for (int i = i0; i < i1; i += 4)
-                        {
-                            int ni = Math.Min(4, i1 - i);
-                            float* a0 = pa + (long)i * d, a1 = pa + (long)(i + Math.Min(1, ni - 1)) * d;
-                            float* a2 = pa + (long)(i + Math.Min(2, ni - 1)) * d, a3 = pa + (long)(i + Math.Min(3, ni - 1)) * d;
-                            DotKernel.Dot4x4(a0, a1, a2, a3, b0, b1, b2, b3, d, dots);
-                            for (int r = 0; r < ni; r++)
-                            {
-                                int local = i - i0 + r;
-                                float* td = pTop + local * k;
-                                int* ti = pIdx + local * k;
-                                float qnr = qn[local];
-                                for (int s = 0; s < nj; s++)
-                                {
-                                    float v = qnr + xn[j + s] - 2 * dots[r * 4 + s];
-                                    if (v < 0) v = 0;
-                                    if (!(v < td[k - 1])) continue;
-                                    int pos = k - 1;
-                                    while (pos > 0 && td[pos - 1] > v) { td[pos] = td[pos - 1]; ti[pos] = ti[pos - 1]; pos--; }
-                                    td[pos] = v; ti[pos] = j + s;
-                                }
-                            }
-                        }
-                    }
+                    var sink = new TopKSink { TopD = pTop, TopI = pIdx, QueryNorms = pqn, DatabaseNorms = pxn, FirstRow = i0, K = k };
+                    DotKernel.Tiles(pa, i0, i1, pb, kk, d, ref sink);
                 }
                 Array.Copy(topD, 0, outD, (long)i0 * k, (long)(i1 - i0) * k);
                 Array.Copy(topI, 0, outI, (long)i0 * k, (long)(i1 - i0) * k);
@@ -75,5 +47,37 @@ public sealed partial class CpuBackend
             _ => { });
         outD.AsSpan().CopyTo(distances);
         outI.AsSpan().CopyTo(indices);
+    }
+
+    /// <summary>
+    /// Running top-k of each query row of a tile (TopD/TopI hold K slots per row, ascending; QueryNorms is the
+    /// tile's own). Database rows arrive in ascending order and only a strictly smaller distance enters, so
+    /// ties keep the lower index.
+    /// </summary>
+    unsafe struct TopKSink : IDotTileSink
+    {
+        public float* TopD, QueryNorms, DatabaseNorms;
+        public int* TopI;
+        public int FirstRow, K;
+        public void Take(int i, int j, int ni, int nj, float* dots)
+        {
+            int k = K;
+            for (int r = 0; r < ni; r++)
+            {
+                int local = i - FirstRow + r;
+                float* td = TopD + local * k;
+                int* ti = TopI + local * k;
+                float qnr = QueryNorms[local];
+                for (int s = 0; s < nj; s++)
+                {
+                    float v = qnr + DatabaseNorms[j + s] - 2 * dots[r * 4 + s];
+                    if (v < 0) v = 0;
+                    if (!(v < td[k - 1])) continue;
+                    int pos = k - 1;
+                    while (pos > 0 && td[pos - 1] > v) { td[pos] = td[pos - 1]; ti[pos] = ti[pos - 1]; pos--; }
+                    td[pos] = v; ti[pos] = j + s;
+                }
+            }
+        }
     }
 }

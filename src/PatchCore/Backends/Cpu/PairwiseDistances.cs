@@ -14,32 +14,30 @@ public sealed partial class CpuBackend
         var output = result.Data;
         System.Threading.Tasks.Parallel.For(0, (m + RowTile - 1) / RowTile, Parallel, tile =>
         {
-            fixed (float* pa = q, pb = x, pc = output)
+            fixed (float* pa = q, pb = x, pc = output, pqn = qn, pxn = xn)
             {
-                float* dots = stackalloc float[16];
                 int i0 = tile * RowTile, i1 = Math.Min(m, i0 + RowTile);
-                for (int j = 0; j < kk; j += 4)
-                {
-                    int nj = Math.Min(4, kk - j);
-                    float* b0 = pb + (long)j * d, b1 = pb + (long)(j + Math.Min(1, nj - 1)) * d;
-                    float* b2 = pb + (long)(j + Math.Min(2, nj - 1)) * d, b3 = pb + (long)(j + Math.Min(3, nj - 1)) * d;
-                    for (int i = i0; i < i1; i += 4)
-                    {
-                        int ni = Math.Min(4, i1 - i);
-                        float* a0 = pa + (long)i * d, a1 = pa + (long)(i + Math.Min(1, ni - 1)) * d;
-                        float* a2 = pa + (long)(i + Math.Min(2, ni - 1)) * d, a3 = pa + (long)(i + Math.Min(3, ni - 1)) * d;
-                        DotKernel.Dot4x4(a0, a1, a2, a3, b0, b1, b2, b3, d, dots);
-                        for (int r = 0; r < ni; r++)
-                            for (int s = 0; s < nj; s++)
-                            {
-                                float v = qn[i + r] + xn[j + s] - 2 * dots[r * 4 + s];
-                                pc[(long)(i + r) * kk + j + s] = v < 0 ? 0 : v;
-                            }
-                    }
-                }
+                var sink = new DistanceSink { C = pc, N = kk, QueryNorms = pqn, DatabaseNorms = pxn };
+                DotKernel.Tiles(pa, i0, i1, pb, kk, d, ref sink);
             }
         });
         return result;
+    }
+
+    /// <summary>C[i, j] = max(0, |q_i|² + |x_j|² − 2 q_i·x_j).</summary>
+    unsafe struct DistanceSink : IDotTileSink
+    {
+        public float* C, QueryNorms, DatabaseNorms;
+        public int N;
+        public void Take(int i, int j, int ni, int nj, float* dots)
+        {
+            for (int r = 0; r < ni; r++)
+                for (int s = 0; s < nj; s++)
+                {
+                    float v = QueryNorms[i + r] + DatabaseNorms[j + s] - 2 * dots[r * 4 + s];
+                    C[(long)(i + r) * N + j + s] = v < 0 ? 0 : v;
+                }
+        }
     }
 
     /// <summary>Squared norms of the rows of a [rows, d] matrix, threaded.</summary>
