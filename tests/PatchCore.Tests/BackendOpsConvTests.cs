@@ -21,6 +21,7 @@ public class BackendOpsConvTests
         { 1, 8, 8, 3, 1, [1, 2, 0, 1], 40, 41, false, true },    // many pixel panels, lopsided pads
         { 2, 5, 9, 5, 3, [2, 0, 1, 2], 23, 19, true, true },     // stride 3, 5x5, odd everything
         { 1, 4, 8, 3, 2, [1, 1, 0, 0], 9, 80, false, true },     // wide rows: the vector stride-2 gather
+        { 1, 64, 16, 3, 1, [1, 1, 1, 1], 56, 56, true, true },   // 5 pixel blocks rounded up to 6 for 2 threads
     };
 
     [Theory]

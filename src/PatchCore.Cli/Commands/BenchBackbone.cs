@@ -15,7 +15,7 @@ namespace PatchCore.Cli.Commands;
 public static class BenchBackbone
 {
     public sealed record ShapeRow(string Shape, int Count, double Ms, double Gflop, double GflopPerS, double PercentOfPeak);
-    public sealed record BatchResult(int Batch, double MedianMs, double ImagesPerSecond, double GflopPerImage,
+    public sealed record BatchResult(int Batch, int Repeats, double MedianMs, double ImagesPerSecond, double GflopPerImage,
         double GflopPerS, double PercentOfPeak, List<ShapeRow> Shapes);
     public sealed record Result(string Backend, string Weights, int Threads, string Vector, double PeakOneCoreGflopPerS,
         double PeakAllThreadsGflopPerS, List<BatchResult> Batches);
@@ -35,7 +35,6 @@ public static class BenchBackbone
         }
         int[] batches = (o.Batch ?? "1,16").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(s => int.TryParse(s, out int b) && b > 0 ? b : throw new UserError($"bench: bad batch size '{s}'")).ToArray();
-        int repeats = o.Repeats > 0 ? o.Repeats : 9;
         int threads = o.Threads > 0 ? o.Threads : Environment.ProcessorCount;
 
         Console.WriteLine($"backend: {backend.Description}");
@@ -49,6 +48,9 @@ public static class BenchBackbone
         var results = new List<BatchResult>();
         foreach (int b in batches)
         {
+            // Default: at least 9 passes and 144 images, so a batch-1 median rests on more than a blink of a
+            // noisy VM (9 passes of 12 ms moved by 10% between runs; 144 passes agree within 3%).
+            int repeats = o.Repeats > 0 ? o.Repeats : Math.Max(9, (144 + b - 1) / b);
             var data = new float[b * 3 * 224 * 224];
             for (int i = 0; i < data.Length; i++) data[i] = (float)(rng.NextDouble() * 4 - 2);
             using var x = backend.Upload(data, b, 3, 224, 224);
@@ -83,13 +85,13 @@ public static class BenchBackbone
                     double ms = g.Sum(e => e.t) * 1e3, gf = g.Sum(e => 2.0 * e.c.Spec.Macs(e.c.H, e.c.W) * e.c.N) / 1e9;
                     return new ShapeRow(g.Key, g.Count(), ms, gf, gf / (ms / 1e3), 100 * gf / (ms / 1e3) / peakN);
                 }).ToList();
-            results.Add(new BatchResult(b, med * 1e3, b / med, flops / b / 1e9, flops / med / 1e9, 100 * flops / med / 1e9 / peakN, shapes));
+            results.Add(new BatchResult(b, repeats, med * 1e3, b / med, flops / b / 1e9, flops / med / 1e9, 100 * flops / med / 1e9 / peakN, shapes));
         }
 
         foreach (var r in results)
         {
             Console.WriteLine();
-            Console.WriteLine($"batch {r.Batch}: {r.ImagesPerSecond:F1} images/s (median {r.MedianMs:F1} ms of {repeats}), " +
+            Console.WriteLine($"batch {r.Batch}: {r.ImagesPerSecond:F1} images/s (median {r.MedianMs:F1} ms of {r.Repeats}), " +
                 $"{r.GflopPerImage:F2} GFLOP/image, {r.GflopPerS:F1} GFLOP/s = {r.PercentOfPeak:F0}% of {threads}-thread FMA peak");
             Console.WriteLine($"  convs {r.Shapes.Sum(x => x.Ms):F1} ms per pass in the breakdown passes (the rest of a pass: pooling, allocation, noise)");
             Console.WriteLine($"  {"conv shape (Cin>Cout kxk /s pads @ HxW)",-44} {"n",3} {"ms",8} {"GFLOP",7} {"GFLOP/s",8} {"%peak",6}");

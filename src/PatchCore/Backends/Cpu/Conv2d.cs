@@ -77,6 +77,14 @@ public sealed partial class CpuBackend
         // panel of the k block passes over it.
         job.PanelsPerCol = Math.Min(job.PixelPanels, Math.Max(1, 4096 / job.Kc));
         job.ColBlocks = (job.PixelPanels + job.PanelsPerCol - 1) / job.PanelsPerCol;
+        if (n * job.ColBlocks < 8 * Threads && job.ColBlocks % Threads != 0 && job.PixelPanels >= 2 * Threads)
+        {
+            // Few tiles (one image): 5 tiles on 2 threads leave one thread idle for a fifth of the conv, so
+            // round the pixel blocks up to a multiple of the thread count (smaller blocks, same L2 bound).
+            int blocks = (job.ColBlocks + Threads - 1) / Threads * Threads;
+            job.PanelsPerCol = (job.PixelPanels + blocks - 1) / blocks;
+            job.ColBlocks = (job.PixelPanels + job.PanelsPerCol - 1) / job.PanelsPerCol;
+        }
 
         if (Threads == 1 || n * job.ColBlocks >= 2 * Threads)
         {
@@ -87,7 +95,7 @@ public sealed partial class CpuBackend
             if (tiles == 1 || Threads == 1)
                 for (int t = 0; t < tiles; t++) FusedTile(job, t);
             else
-                System.Threading.Tasks.Parallel.For(0, tiles, Parallel, t => FusedTile(job, t));
+                Team.For(tiles, t => FusedTile(job, t));
             return y;
         }
 
@@ -107,8 +115,8 @@ public sealed partial class CpuBackend
             {
                 job.Image = img;
                 int packTasks = job.KBlocks * job.ColBlocks;
-                System.Threading.Tasks.Parallel.For(0, packTasks, Parallel, t => PackShared(job, t));
-                System.Threading.Tasks.Parallel.For(0, job.RowBlocks * job.ColBlocks, Parallel, t => SharedTile(job, t));
+                Team.For(packTasks, t => PackShared(job, t));
+                Team.For(job.RowBlocks * job.ColBlocks, t => SharedTile(job, t));
             }
         }
         finally { ArrayPool<float>.Shared.Return(shared); }

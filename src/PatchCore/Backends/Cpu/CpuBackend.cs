@@ -16,6 +16,11 @@ public sealed partial class CpuBackend : IBackend, IPoisonableBackend
     public int Threads { get; }
     internal ParallelOptions Parallel { get; }
 
+    ThreadTeam? team;
+    /// <summary>The backbone's short loops (convs, pooling) run on a fixed team of threads, created on first use;
+    /// the long loops (coreset, k-NN, aggregation) use Parallel.For, whose start-up cost they do not notice.</summary>
+    internal ThreadTeam Team => LazyInitializer.EnsureInitialized(ref team, () => new ThreadTeam(Threads));
+
     public string Name => "cpu";
     public string Description => $"CPU {Environment.ProcessorCount} cores, {Threads} threads, " +
         (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" :
@@ -29,5 +34,5 @@ public sealed partial class CpuBackend : IBackend, IPoisonableBackend
     /// on the thread that calls them.</summary>
     public bool PoisonAllocations { get => HostMemory.PoisonAllocations; set => HostMemory.PoisonAllocations = value; }
 
-    public void Dispose() { }
+    public void Dispose() => team?.Dispose();
 }

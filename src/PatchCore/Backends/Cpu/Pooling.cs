@@ -18,31 +18,65 @@ public sealed partial class CpuBackend
         var yd = y.Data;
         float inv = 1f / (p.Kernel * p.Kernel);
         // One plane per iteration: planes are many (channels x batch) and each is a few KiB.
-        System.Threading.Tasks.Parallel.For(0, planes, Parallel, pl =>
-        {
-            var src = xd.AsSpan(pl * h * w, h * w);
-            var dst = yd.AsSpan(pl * oh * ow, oh * ow);
-            for (int oy = 0; oy < oh; oy++)
+        if (max)
+            Team.For(planes, pl =>
             {
-                int y0 = oy * p.Stride - p.PadTop;
-                int ky0 = Math.Max(0, -y0), ky1 = Math.Min(p.Kernel, h - y0);
-                for (int ox = 0; ox < ow; ox++)
+                Span<float> rowMax = w <= 2048 ? stackalloc float[w] : new float[w];
+                MaxPlane(xd.AsSpan(pl * h * w, h * w), yd.AsSpan(pl * oh * ow, oh * ow), rowMax, p, h, w, oh, ow);
+            });
+        else
+            Team.For(planes, pl =>
+            {
+                var src = xd.AsSpan(pl * h * w, h * w);
+                var dst = yd.AsSpan(pl * oh * ow, oh * ow);
+                for (int oy = 0; oy < oh; oy++)
                 {
-                    int x0 = ox * p.Stride - p.PadLeft;
-                    int kx0 = Math.Max(0, -x0), kx1 = Math.Min(p.Kernel, w - x0);
-                    // Only in-image cells are visited: max ignores padding, the sum counts it as zero.
-                    float acc = max ? float.NegativeInfinity : 0f;
-                    for (int ky = ky0; ky < ky1; ky++)
+                    int y0 = oy * p.Stride - p.PadTop;
+                    int ky0 = Math.Max(0, -y0), ky1 = Math.Min(p.Kernel, h - y0);
+                    for (int ox = 0; ox < ow; ox++)
                     {
-                        int rowStart = (y0 + ky) * w + x0;
-                        for (int kx = kx0; kx < kx1; kx++)
-                            acc = max ? MathF.Max(acc, src[rowStart + kx]) : acc + src[rowStart + kx];
+                        int x0 = ox * p.Stride - p.PadLeft;
+                        int kx0 = Math.Max(0, -x0), kx1 = Math.Min(p.Kernel, w - x0);
+                        // Only in-image cells are visited; the padding counts as zero in the sum.
+                        float acc = 0f;
+                        for (int ky = ky0; ky < ky1; ky++)
+                        {
+                            int rowStart = (y0 + ky) * w + x0;
+                            for (int kx = kx0; kx < kx1; kx++) acc += src[rowStart + kx];
+                        }
+                        dst[oy * ow + ox] = acc * inv;
                     }
-                    dst[oy * ow + ox] = max ? acc : acc * inv;
                 }
-            }
-        });
+            });
         return y;
+    }
+
+    /// <summary>Max pooling of one plane: per output row, the vertical maximum over the window's in-image rows
+    /// as one SIMD pass over whole rows (<paramref name="rowMax"/>), then the horizontal maximum per output
+    /// cell. Padding is ignored (never a candidate), as in PyTorch and ONNX.</summary>
+    static void MaxPlane(ReadOnlySpan<float> src, Span<float> dst, Span<float> rowMax, PoolSpec p, int h, int w, int oh, int ow)
+    {
+        for (int oy = 0; oy < oh; oy++)
+        {
+            int y0 = oy * p.Stride - p.PadTop;
+            int ky0 = Math.Max(0, -y0), ky1 = Math.Min(p.Kernel, h - y0);
+            var rm = rowMax[..w];
+            if (ky1 <= ky0) rm.Fill(float.NegativeInfinity);
+            else
+            {
+                src.Slice((y0 + ky0) * w, w).CopyTo(rm);
+                for (int ky = ky0 + 1; ky < ky1; ky++) TensorPrimitives.Max(rm, src.Slice((y0 + ky) * w, w), rm);
+            }
+            var d = dst.Slice(oy * ow, ow);
+            for (int ox = 0; ox < ow; ox++)
+            {
+                int x0 = ox * p.Stride - p.PadLeft;
+                int kx0 = Math.Max(0, -x0), kx1 = Math.Min(p.Kernel, w - x0);
+                float acc = float.NegativeInfinity;
+                for (int kx = kx0; kx < kx1; kx++) acc = MathF.Max(acc, rm[x0 + kx]);
+                d[ox] = acc;
+            }
+        }
     }
 
     public DeviceTensor GlobalAvgPool(DeviceTensor x)
