@@ -51,6 +51,10 @@ __device__ void coreset_step_impl(const T* f, float* minD, int N, int d, int* se
     __shared__ int wi[STEP_WARPS];
     __shared__ bool amLast;
     int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    // A failed previous selection (-1: every distance NaN) must not be used as a row index: reading row -1 is
+    // out of bounds (CUDA_ERROR_ILLEGAL_ADDRESS, which poisons the context) instead of the host's clear error.
+    // The value is the same for the whole block, so the branch stays uniform around __syncthreads.
+    if (update && selected[t - 1] < 0) update = 0;
     if (update)
     {
         i64 sel = (i64)selected[t - 1] * d;

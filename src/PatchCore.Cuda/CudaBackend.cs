@@ -80,10 +80,15 @@ public sealed unsafe partial class CudaBackend : IBackend, IPoisonableBackend, I
             int count;
             cu.Check(cu.cuDeviceGetCount(&count), "cuDeviceGetCount");
             if (count < 1) { reason = "no CUDA device"; return false; }
-            var nvrtc = Nvrtc.TryLoad(folders, out reason);
-            if (nvrtc == null) return false;
-            var blas = Cublas.TryLoad(folders, out reason);
-            if (blas == null) return false;
+            // Only library majors the driver can run: a CUDA 13 NVRTC/cuBLAS found first on a CUDA 12 driver would
+            // otherwise be taken and fail later (see LibraryProbe.MajorsFor), although a .so.12 sits beside it.
+            int drv;
+            cu.Check(cu.cuDriverGetVersion(&drv), "cuDriverGetVersion");
+            var majors = LibraryProbe.MajorsFor(drv);
+            var nvrtc = Nvrtc.TryLoad(folders, out reason, majors);
+            if (nvrtc == null) { reason += $" (driver supports CUDA {drv / 1000}.{drv % 1000 / 10})"; return false; }
+            var blas = Cublas.TryLoad(folders, out reason, majors);
+            if (blas == null) { reason += $" (driver supports CUDA {drv / 1000}.{drv % 1000 / 10})"; return false; }
             backend = new CudaBackend(cu, nvrtc, blas, allowTf32);
             long free = backend.FreeMemory();
             if (free < MinFreeBytes)

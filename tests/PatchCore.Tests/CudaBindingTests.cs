@@ -16,6 +16,15 @@ public class CudaBindingTests
     }
 
     [Fact]
+    public void MajorsNeverExceedTheDriversCudaVersion()
+    {
+        Assert.Equal([12, 0], LibraryProbe.MajorsFor(12040));
+        Assert.Equal([13, 12, 0], LibraryProbe.MajorsFor(13000));
+        Assert.Equal([0], LibraryProbe.MajorsFor(11080));
+        Assert.Equal(LibraryProbe.Majors, LibraryProbe.MajorsFor(0));
+    }
+
+    [Fact]
     public void DirectoryPatternsCoverToolkitDistributionAndPythonWheels()
     {
         var env = new Dictionary<string, string?> { ["CUDA_PATH"] = "/opt/cuda", ["VIRTUAL_ENV"] = "/venv" };

@@ -54,7 +54,15 @@ env_info() {
 }
 
 unpack() {
-  rm -rf .device/run && mkdir -p .device/run && tar -C .device/run -xJf .device/app.tar.xz && ls .device/run/app | wc -l
+  # tar -J needs the xz program, which minimal images may lack: fall back to Python's lzma-backed tarfile
+  # (filter='tar' keeps the executable bits: pcnative and PatchCore.Tests must stay runnable).
+  rm -rf .device/run && mkdir -p .device/run || return 1
+  if command -v xz >/dev/null 2>&1; then tar -C .device/run -xJf .device/app.tar.xz || return 1
+  else python3 -c 'import sys, tarfile
+t = tarfile.open(sys.argv[1], "r:xz")
+t.extractall(sys.argv[2], **({"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}))' .device/app.tar.xz .device/run || return 1
+  fi
+  ls .device/run/app | wc -l
 }
 
 APP=$REPO/.device/run/app
@@ -68,7 +76,9 @@ gpu_tests() {
   [ -z "$classes" ] && classes="PatchCore.Tests.CudaGpuTests PatchCore.Tests.CudaBindingTests"
   for c in $classes; do args+=(-class "$c"); done
   echo "classes: $classes"
-  "$APP/PatchCore.Tests" "${args[@]}" -noColor -diagnostics 2>&1 | tee /tmp/pcnative-tests.out
+  # -parallel none: the CUDA classes (driver API, primary context) and the ILGPU classes (its own context) must not
+  # interleave driver calls on shared pool threads; one class at a time also makes a failure easy to read.
+  "$APP/PatchCore.Tests" "${args[@]}" -parallel none -noColor -diagnostics 2>&1 | tee /tmp/pcnative-tests.out
   local rc=${PIPESTATUS[0]}
   local skips; skips=$(grep -c '\[SKIP\]' /tmp/pcnative-tests.out || true)
   echo "skipped tests: $skips (on the device every GPU test must run)"

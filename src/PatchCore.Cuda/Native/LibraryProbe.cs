@@ -13,6 +13,15 @@ public static class LibraryProbe
     /// <summary>Major versions tried, newest first; 0 stands for the unversioned name.</summary>
     public static readonly int[] Majors = [13, 12, 0];
 
+    /// <summary>
+    /// The majors of <see cref="Majors"/> that the installed driver can run (cuDriverGetVersion, e.g. 12040 for
+    /// 12.4). A library newer than the driver loads fine but fails later (cuBLAS 13 at cublasCreate, NVRTC 13's
+    /// cubins at cuModuleLoadData), so on a machine with both a .so.13 and a .so.12 and a CUDA 12 driver the
+    /// .so.12 must win. Unknown version (≤ 0): all of them.
+    /// </summary>
+    public static IReadOnlyList<int> MajorsFor(int driverVersion) =>
+        driverVersion <= 0 ? Majors : Majors.Where(m => m == 0 || m <= driverVersion / 1000).ToArray();
+
     /// <summary>Folder patterns ('*' matches one path segment) searched after the loader's default path.</summary>
     public static IReadOnlyList<string> DirectoryPatterns(string? home, Func<string, string?> env)
     {
@@ -114,9 +123,10 @@ public static class LibraryProbe
     /// same folder lets the dynamic linker satisfy the dependency by soname even when that folder is not on the
     /// loader's path. Returns the handle and the path (or bare name) it came from.
     /// </summary>
-    public static bool Load(string stem, IReadOnlyList<string> folders, string[] companions, out nint handle, out string from)
+    public static bool Load(string stem, IReadOnlyList<string> folders, string[] companions, out nint handle, out string from,
+                            IReadOnlyList<int>? majors = null)
     {
-        foreach (var candidate in Candidates(stem, Majors, folders))
+        foreach (var candidate in Candidates(stem, majors ?? Majors, folders))
         {
             bool bare = !candidate.Contains('/');
             if (!bare && !File.Exists(candidate)) continue;
