@@ -8,7 +8,8 @@ namespace PatchCore.Cli.Commands;
 
 /// <summary>
 /// `pcnative features image.png --out f.safetensors`: the preprocessed input [1,3,crop,crop] and the backbone's
-/// layer2 and layer3 maps (NCHW float32), for cross-checking against other implementations.
+/// layer2 and layer3 maps (NCHW float32) and the official patch features [cells, 1024] made from them, for
+/// cross-checking against other implementations.
 /// </summary>
 [Verb("features", HelpText = "Write the preprocessed input and the layer2/layer3 maps of one image to a safetensors file.")]
 public sealed class FeaturesCommand : ICommand
@@ -16,7 +17,7 @@ public sealed class FeaturesCommand : ICommand
     [Value(0, MetaName = "image", Required = true, HelpText = "Image file (PNG or JPEG).")]
     public string Image { get; set; } = "";
 
-    [Option("out", Required = true, HelpText = "Output safetensors file (tensors input, layer2, layer3).")]
+    [Option("out", Required = true, HelpText = "Output safetensors file (tensors input, layer2, layer3, patch_features).")]
     public string Out { get; set; } = "";
 
     [Option("weights", HelpText = "Weight file (default weights/resnet18-cntk.safetensors).")]
@@ -55,6 +56,9 @@ public sealed class FeaturesCommand : ICommand
         {
             tensors["layer2"] = ToHost(backend, maps[0]);
             tensors["layer3"] = ToHost(backend, maps[1]);
+            // The official patch features (ALGORITHM.md "Patch features"): one 1024-d row per layer2 cell.
+            using var patches = backend.AggregatePatchFeatures(maps[0], maps[1], new Backends.AggregationSpec());
+            tensors["patch_features"] = ToHost(backend, patches);
         }
         finally { foreach (var m in maps) m.Dispose(); }
 
@@ -68,7 +72,8 @@ public sealed class FeaturesCommand : ICommand
             ["crop"] = Crop.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         Safetensors.Write(Out, tensors, metadata);
-        Console.WriteLine($"{Out}: input {tensors["input"].ShapeString}, layer2 {tensors["layer2"].ShapeString}, layer3 {tensors["layer3"].ShapeString}");
+        Console.WriteLine($"{Out}: input {tensors["input"].ShapeString}, layer2 {tensors["layer2"].ShapeString}, " +
+            $"layer3 {tensors["layer3"].ShapeString}, patch_features {tensors["patch_features"].ShapeString}");
         return 0;
     }
 

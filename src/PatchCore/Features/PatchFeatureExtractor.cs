@@ -59,7 +59,9 @@ public sealed class PatchFeatureExtractor
         Pipeline.Workers.For(count, _threads, i =>
         {
             var crop = Preprocessing.ResizeAndCrop(ImageIO.Decode(paths[start + i]), _resize);
-            var x = Preprocessing.ToInput(crop, _resize, _norm);
+            // Normalise the crop as it is: ToInput would resize and crop it a second time (a 224 crop of a
+            // 256 image blown up to 256 and cropped again, which cost magnetic_tile 7 points of image AUROC).
+            var x = Preprocessing.Normalize(crop, _norm);
             if (x.Length != plane) throw new InvalidDataException($"{paths[start + i]}: preprocessing gave {x.Length} values, expected {plane}");
             Array.Copy(x, 0, input, (long)i * plane, plane);
             if (crops != null) crops[i] = crop;
