@@ -1,15 +1,17 @@
 #!/usr/bin/python3
 """Independent cross-check of a pcnative run: PatchCore as the official implementation computes it, in PyTorch.
 
-For developers who have PyTorch (Debian: python3-torch python3-torchvision python3-onnx python3-sklearn);
-the engine never uses it. Backbone = the CNTK ResNet18 (../shared/tools/resnet_from_onnx.py), input BGR
+For developers who have PyTorch (Debian: python3-torch python3-torchvision python3-onnx python3-sklearn
+python3-scipy, and libopenblas0-pthread: without it Debian's torch multiplies matrices with the reference
+BLAS at ~5 GFLOP/s and the nearest-neighbour step alone takes over half an hour); the engine never uses it. Backbone = the CNTK ResNet18 (../shared/tools/resnet_from_onnx.py), input BGR
 0..255 minus the per-channel means, official embedding (3x3 unfold, bilinear upsampling of layer3's unfolded
 planes, adaptive average pooling to 1024 per layer, then to 1024), approximate greedy coreset with an
 untrained Linear(1024, 128) projection and 10 start points, squared-L2 nearest neighbour (k = 1), image
-score = max patch score. Prints image AUROC and writes per-image scores next to pcnative's scores.csv
-format so the two can be compared row by row.
+score = max patch score; maps bilinearly upsampled to 224 and blurred with scipy (sigma 4). Prints image and
+pixel AUROC and writes per-image scores in pcnative's scores.csv format so the two compare row by row.
+--official-coreset runs the official coreset loop exactly as written (slow), for the speed comparison.
 
-    /usr/bin/python3 tools/official_check.py ONNX DATA_ROOT CATEGORY PERCENT [OUT.csv] [--threads 2]
+    /usr/bin/python3 tools/official_check.py ONNX DATA_ROOT CATEGORY PERCENT [OUT.csv] [--threads 2] [--official-coreset]
 """
 import argparse, glob, os, sys, time
 import numpy as np
@@ -81,6 +83,30 @@ def features(model, paths, batch=16):
     return torch.cat(rows)
 
 
+def coreset_as_official(x, percent, seed=0):
+    """The official ApproximateGreedyCoresetSampler loop as written (patchcore/sampler.py): every iteration
+    recomputes both row-norm terms with bmm, concatenates the new column and takes the row minimum. Slow on
+    purpose: it is the baseline the speed comparison is against (--official-coreset)."""
+    torch.manual_seed(seed); np.random.seed(seed)
+    proj = torch.nn.Linear(x.shape[1], 128, bias=False)
+    with torch.no_grad():
+        z = proj(x)
+    def diff(a, b):
+        aa = a.unsqueeze(1).bmm(a.unsqueeze(2)).reshape(-1, 1)
+        bb = b.unsqueeze(1).bmm(b.unsqueeze(2)).reshape(1, -1)
+        return (-2 * a.mm(b.T) + aa + bb).clamp(0, None).sqrt()
+    starts = np.random.choice(len(z), 10, replace=False).tolist()
+    anchor = torch.mean(diff(z, z[starts]), axis=-1).reshape(-1, 1)
+    sel = []
+    with torch.no_grad():
+        for _ in range(int(len(z) * percent)):
+            i = torch.argmax(anchor).item()
+            sel.append(i)
+            anchor = torch.cat([anchor, diff(z, z[i:i + 1])], dim=-1)
+            anchor = torch.min(anchor, dim=1).values.reshape(-1, 1)
+    return np.array(sel)
+
+
 def coreset(x, percent, seed=0):
     """The official approximate greedy coreset. Same selection rule; the row norms are computed once
     instead of every iteration (the official code recomputes them, which took this script over 50 min on
@@ -119,17 +145,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('onnx'); ap.add_argument('root'); ap.add_argument('category'); ap.add_argument('percent', type=float)
     ap.add_argument('out', nargs='?'); ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--official-coreset', action='store_true', help='run the official coreset loop as written (slow; for timing)')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model = cntk_resnet18(a.onnx, rgb_input=False)
     cat = os.path.join(a.root, a.category)
     train = sorted(glob.glob(os.path.join(cat, 'train', 'good', '*.png')))
     test = sorted(glob.glob(os.path.join(cat, 'test', '*', '*.png')))
-    t = time.time()
+    t0 = t = time.time()
     ftrain = features(model, train)
     print(f'features train {tuple(ftrain.shape)} {time.time() - t:.1f}s', flush=True)
     t = time.time()
-    sel = coreset(ftrain, a.percent) if a.percent < 1 else np.arange(len(ftrain))
+    sel = (coreset_as_official if a.official_coreset else coreset)(ftrain, a.percent) if a.percent < 1 else np.arange(len(ftrain))
     bank = ftrain[sel]
     print(f'coreset {len(sel)} {time.time() - t:.1f}s', flush=True)
     t = time.time()
@@ -147,6 +174,7 @@ def main():
         maps = np.stack([gaussian_filter(m, sigma=4) for m in maps[:, 0].numpy()])
         masks = np.stack([mask_for(p, cat) for p in test])
         print(f'{a.category} {a.percent:g}: pixel AUROC {100 * roc_auc_score(masks.ravel(), maps.ravel()):.2f}', flush=True)
+    print(f'total {time.time() - t0:.1f}s', flush=True)
     if a.out:
         with open(a.out, 'w') as f:
             f.write('path,label,score\n')

@@ -42,6 +42,28 @@ public class MethodModelTests
     }
 
     [Fact]
+    public void UniformProjectionIsItsOwnDeterministicDraw()
+    {
+        int n = 1501, d = 200;
+        var x = MethodCoresetOpTests.Clustered(n, d, 6, 5);
+        using var t = cpu.Upload(x, n, d);
+        var u1 = ApproximateGreedyCoreset.Select(cpu, t, new CoresetOptions(0.1, Seed: 3, Projection: CoresetProjection.Uniform));
+        var u2 = ApproximateGreedyCoreset.Select(cpu, t, new CoresetOptions(0.1, Seed: 3, Projection: CoresetProjection.Uniform));
+        var g = ApproximateGreedyCoreset.Select(cpu, t, new CoresetOptions(0.1, Seed: 3));
+        Assert.Equal(u1, u2);
+        Assert.NotEqual(u1, g);
+        Assert.Equal(150, u1.Distinct().Count());
+        // Both projections keep the farthest-point character: the first pick is among the rows farthest
+        // (in the full space) from the data's mean, not an arbitrary row.
+        var mean = new double[d];
+        for (int i = 0; i < n; i++) for (int k = 0; k < d; k++) mean[k] += x[i * d + k] / n;
+        var far = Enumerable.Range(0, n).Select(i => (i, dist: Enumerable.Range(0, d).Sum(k => Math.Pow(x[i * d + k] - mean[k], 2))))
+            .OrderByDescending(e => e.dist).Take(n / 10).Select(e => e.i).ToHashSet();
+        Assert.Contains(u1[0], far);
+        Assert.Contains(g[0], far);
+    }
+
+    [Fact]
     public void SelectAgreesAcrossBackendsOnSeparatedData()
     {
         // Well-separated small data (no near-ties): the reference and the fast backend pick the same rows.

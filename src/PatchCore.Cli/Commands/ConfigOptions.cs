@@ -57,6 +57,9 @@ public abstract class ConfigOptions
     [Option("projection-dim", HelpText = "Random projection of the coreset search (default 128).")]
     public int? ProjectionDim { get; set; }
 
+    [Option("projection", HelpText = "Coreset projection matrix: gaussian (default) | uniform (the official code's untrained torch Linear).")]
+    public string? Projection { get; set; }
+
     [Option("start-points", HelpText = "Random start points of the coreset (default 10).")]
     public int? StartPoints { get; set; }
 
@@ -104,6 +107,7 @@ public abstract class ConfigOptions
         Coreset = Coreset ?? c.Coreset,
         ProjectionDim = ProjectionDim ?? c.ProjectionDim,
         StartPoints = StartPoints ?? c.StartPoints,
+        Projection = Projection ?? c.Projection,
         K = K ?? c.K,
         ScoreDistance = ScoreDistance?.ToLowerInvariant() ?? c.ScoreDistance,
         Reweight = Reweight || c.Reweight,

@@ -7,7 +7,20 @@ namespace PatchCore.Coreset;
 /// <param name="ProjectionDim">Random projection dimension for the distance computations (official 128).</param>
 /// <param name="StartPoints">Random starting rows whose mean distance initialises the search (official 10).</param>
 /// <param name="Seed">Seed of the projection matrix and the starting rows.</param>
-public sealed record CoresetOptions(double Percentage = 0.1, int ProjectionDim = 128, int StartPoints = 10, int Seed = 0);
+/// <param name="Projection">Distribution of the projection matrix entries.</param>
+public sealed record CoresetOptions(double Percentage = 0.1, int ProjectionDim = 128, int StartPoints = 10, int Seed = 0,
+    CoresetProjection Projection = CoresetProjection.Gaussian);
+
+/// <summary>Entries of the coreset's random projection matrix (D x ProjectionDim).</summary>
+public enum CoresetProjection
+{
+    /// <summary>N(0, 1/ProjectionDim): the Johnson–Lindenstrauss matrix ALGORITHM.md describes.</summary>
+    Gaussian,
+    /// <summary>U(-1/sqrt(D), 1/sqrt(D)): what the official code gets from an untrained torch.nn.Linear(D, 128)
+    /// (its default Kaiming-uniform init). Lighter tails than the Gaussian, so projected distances scatter a
+    /// little less around the true ones.</summary>
+    Uniform,
+}
 
 /// <summary>
 /// The official approximate greedy coreset: project, pick random starting rows, then farthest-point traversal
@@ -34,17 +47,25 @@ public static class ApproximateGreedyCoreset
         if (count == 0) return [];
         var rng = new SeededRandom((ulong)o.Seed);
 
-        // Projection. The official code maps with an untrained torch.nn.Linear(D, 128, bias=False) (its default
-        // uniform init); a Gaussian Johnson–Lindenstrauss matrix is the textbook choice with the same purpose,
-        // and its scale 1/sqrt(128) only rescales all distances (the selection is scale-invariant). The official
-        // code skips the projection when D already equals 128; projecting to a dimension ≥ D would not save
-        // work either, so we skip it then as well.
+        // Projection. The official code maps with an untrained torch.nn.Linear(D, 128, bias=False), whose default
+        // init draws U(-1/sqrt(D), 1/sqrt(D)) (CoresetProjection.Uniform); ALGORITHM.md describes a Gaussian
+        // Johnson–Lindenstrauss matrix (CoresetProjection.Gaussian). The scale only rescales all distances (the
+        // selection is scale-invariant). The official code skips the projection when D already equals 128;
+        // projecting to a dimension ≥ D would not save work either, so we skip it then as well.
         DeviceTensor? projected = null;
         if (d > o.ProjectionDim)
         {
             var matrix = new float[(long)d * o.ProjectionDim];
-            double scale = 1.0 / Math.Sqrt(o.ProjectionDim);
-            for (long i = 0; i < matrix.LongLength; i++) matrix[i] = (float)(rng.NextGaussian() * scale);
+            if (o.Projection == CoresetProjection.Uniform)
+            {
+                double bound = 1.0 / Math.Sqrt(d);
+                for (long i = 0; i < matrix.LongLength; i++) matrix[i] = (float)((2 * rng.NextDouble() - 1) * bound);
+            }
+            else
+            {
+                double scale = 1.0 / Math.Sqrt(o.ProjectionDim);
+                for (long i = 0; i < matrix.LongLength; i++) matrix[i] = (float)(rng.NextGaussian() * scale);
+            }
             using var m = backend.Upload(matrix, d, o.ProjectionDim);
             projected = backend.MatMul(features, m);
         }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using PatchCore.Backends;
+using PatchCore.Coreset;
 using PatchCore.Data;
 
 namespace PatchCore.Pipeline;
@@ -29,6 +30,9 @@ public sealed record PatchCoreConfig
     public double Coreset { get; init; } = 0.1;
     public int ProjectionDim { get; init; } = 128;
     public int StartPoints { get; init; } = 10;
+    /// <summary>Coreset projection matrix: "gaussian" (ALGORITHM.md) or "uniform" (the official code's untrained
+    /// torch.nn.Linear); see <see cref="CoresetProjection"/>.</summary>
+    public string Projection { get; init; } = "gaussian";
     /// <summary>Nearest neighbours averaged into a patch score.</summary>
     public int K { get; init; } = 1;
     /// <summary>"squared" (official, faiss IndexFlatL2) or "l2" (anomalib).</summary>
@@ -59,10 +63,19 @@ public sealed record PatchCoreConfig
         _ => throw new ArgumentException($"config: unknown aggregation '{Aggregation}' (official, anomalib)"),
     };
 
+    [JsonIgnore]
+    public CoresetProjection ProjectionValue => Projection.ToLowerInvariant() switch
+    {
+        "gaussian" => CoresetProjection.Gaussian,
+        "uniform" => CoresetProjection.Uniform,
+        _ => throw new ArgumentException($"config: unknown projection '{Projection}' (gaussian, uniform)"),
+    };
+
     /// <summary>Throws one line naming the bad value.</summary>
     public PatchCoreConfig Validate()
     {
         _ = AggregationModeValue;
+        _ = ProjectionValue;
         if (Layers.Length != 2 || Layers[0] != "layer2" || Layers[1] != "layer3")
             throw new ArgumentException($"config: layers must be [layer2, layer3] (got [{string.Join(", ", Layers)}])");
         if (Resize < 8) throw new ArgumentException($"config: resize {Resize} is too small");

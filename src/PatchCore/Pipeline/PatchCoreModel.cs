@@ -53,7 +53,7 @@ public sealed class PatchCoreModel : IDisposable
         int[] selected;
         using (var x = backend.Upload(features, rows, dim))
             selected = ApproximateGreedyCoreset.Select(backend, x,
-                new CoresetOptions(config.Coreset, config.ProjectionDim, config.StartPoints, config.Seed));
+                new CoresetOptions(config.Coreset, config.ProjectionDim, config.StartPoints, config.Seed, config.ProjectionValue));
         if (selected.Length == 0)
             throw new InvalidDataException($"coreset {config.Coreset * 100:G4}% of {rows} training patches selects no rows; raise --coreset");
         var bank = new float[(long)selected.Length * dim];

@@ -154,7 +154,7 @@ public sealed class Runner
         int rows = trainImages.Count * gh * gw;
         long t1 = Stopwatch.GetTimestamp();
         string what = Config.Coreset >= 1 ? "all features kept (coreset 100%)"
-            : $"approximate greedy coreset {Config.Coreset * 100:G4}% of {rows} patches ({(int)(rows * Config.Coreset)} rows, projection {Config.ProjectionDim})";
+            : $"approximate greedy coreset {Config.Coreset * 100:G4}% of {rows} patches ({(int)(rows * Config.Coreset)} rows, {Config.Projection} projection to {Config.ProjectionDim})";
         Say($"memory bank: {what}");
         var model = PatchCoreModel.Fit(_backend, Config, all!, rows, dim, gh, gw, weights.Identity, trainImages.Count);
         Timings.Coreset += Stopwatch.GetElapsedTime(t1).TotalSeconds;
