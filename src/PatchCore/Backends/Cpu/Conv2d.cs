@@ -48,8 +48,7 @@ public sealed partial class CpuBackend
         public required float[] X, Y;
         public float[]? Res;
         public bool Relu;
-        public int H, W, OW, P, PixelPanels, ColBlocks, RowBlocks, PanelsPerCol, PanelsPerRow, KBlocks, Kc, Image;
-        public float[]? SharedPack;
+        public int H, W, OW, P, PixelPanels, ColBlocks, PanelsPerCol, KBlocks, Kc;
     }
 
     public DeviceTensor Conv2d(DeviceTensor x, ConvLayer conv, DeviceTensor? residual = null, bool relu = false)
@@ -77,79 +76,26 @@ public sealed partial class CpuBackend
         // panel of the k block passes over it.
         job.PanelsPerCol = Math.Min(job.PixelPanels, Math.Max(1, 4096 / job.Kc));
         job.ColBlocks = (job.PixelPanels + job.PanelsPerCol - 1) / job.PanelsPerCol;
-        if (n * job.ColBlocks < 8 * Threads && job.ColBlocks % Threads != 0 && job.PixelPanels >= 2 * Threads)
+        if (n * job.ColBlocks < 8 * Threads && job.PixelPanels >= 2 * Threads)
         {
-            // Few tiles (one image): 5 tiles on 2 threads leave one thread idle for a fifth of the conv, so
-            // round the pixel blocks up to a multiple of the thread count (smaller blocks, same L2 bound).
+            // Few tiles (small batch): split the pixels evenly over a multiple of the thread count. 5 tiles on
+            // 2 threads leave one idle for a fifth of the conv, and layer2's 25 panels in blocks of 17 + 8 for
+            // a third of it; 13 + 12 balance (smaller blocks, same L2 bound).
             int blocks = (job.ColBlocks + Threads - 1) / Threads * Threads;
             job.PanelsPerCol = (job.PixelPanels + blocks - 1) / blocks;
             job.ColBlocks = (job.PixelPanels + job.PanelsPerCol - 1) / job.PanelsPerCol;
         }
 
-        if (Threads == 1 || n * job.ColBlocks >= 2 * Threads)
-        {
-            // Enough (image, pixel block) tiles for every thread: each packs its own B right before use.
-            job.RowBlocks = 1;
-            job.PanelsPerRow = c.Panels;
-            int tiles = n * job.ColBlocks;
-            if (tiles == 1 || Threads == 1)
-                for (int t = 0; t < tiles; t++) FusedTile(job, t);
-            else
-                Team.For(tiles, t => FusedTile(job, t));
-            return y;
-        }
-
-        // Small batch, few pixels (layer3 at batch 1 has 7 panels): splitting pixels would make every tile
-        // stream all the weights for a sliver of pixels, so pack the image's whole B once (in parallel) and
-        // split the output channels instead, every tile reading the shared panels.
-        int wantTiles = 4 * Threads;
-        job.RowBlocks = Math.Min(c.Panels, (wantTiles + job.ColBlocks - 1) / job.ColBlocks);
-        job.PanelsPerRow = (c.Panels + job.RowBlocks - 1) / job.RowBlocks;
-        job.RowBlocks = (c.Panels + job.PanelsPerRow - 1) / job.PanelsPerRow;
-        long packLen = (long)job.KBlocks * job.Kc * job.PixelPanels * NR;
-        var shared = ArrayPool<float>.Shared.Rent(checked((int)packLen));
-        try
-        {
-            job.SharedPack = shared;
-            for (int img = 0; img < n; img++)
-            {
-                job.Image = img;
-                int packTasks = job.KBlocks * job.ColBlocks;
-                Team.For(packTasks, t => PackShared(job, t));
-                Team.For(job.RowBlocks * job.ColBlocks, t => SharedTile(job, t));
-            }
-        }
-        finally { ArrayPool<float>.Shared.Return(shared); }
+        // Tiles are (image, pixel block): each packs its own B right before use, so the packed panels are
+        // written and read by the same core. (A variant that packed one image's B once and split the output
+        // channels over the threads read half of every B from the other core's cache; on this 2-vCPU VM that
+        // ran layer2/layer3 at batch 1 up to 1.6x slower, depending on where the hypervisor put the vCPUs.)
+        int tiles = n * job.ColBlocks;
+        if (tiles == 1 || Threads == 1)
+            for (int t = 0; t < tiles; t++) FusedTile(job, t);
+        else
+            Team.For(tiles, t => FusedTile(job, t));
         return y;
-    }
-
-    /// <summary>Shared B layout: k block kb starts at kb·Kc·PixelPanels·NR, its panel q at q·kc·NR from there.</summary>
-    static long SharedOffset(ConvJob j, int kb, int q, int kc) => (long)kb * j.Kc * j.PixelPanels * NR + (long)q * kc * NR;
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void PackShared(ConvJob j, int task)
-    {
-        int kb = task / j.ColBlocks, cb = task % j.ColBlocks;
-        int k0 = kb * j.Kc, kc = Math.Min(j.Kc, j.Conv.K - k0);
-        int q0 = cb * j.PanelsPerCol, panels = Math.Min(j.PanelsPerCol, j.PixelPanels - q0);
-        var s = j.Conv.Spec;
-        fixed (float* xp = j.X, bp = j.SharedPack)
-            Im2ColPacking.Pack(xp + (long)j.Image * s.InChannels * j.H * j.W, s, j.H, j.W, j.OW, j.P, k0, kc, q0 * NR, panels,
-                bp + SharedOffset(j, kb, q0, kc));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void SharedTile(ConvJob j, int tile)
-    {
-        int rb = tile % j.RowBlocks, cb = tile / j.RowBlocks;
-        int q0 = cb * j.PanelsPerCol, panels = Math.Min(j.PanelsPerCol, j.PixelPanels - q0);
-        int pnl0 = rb * j.PanelsPerRow, pnl1 = Math.Min(j.Conv.Panels, pnl0 + j.PanelsPerRow);
-        fixed (float* bp = j.SharedPack)
-            for (int kb = 0; kb < j.KBlocks; kb++)
-            {
-                int kc = Math.Min(j.Kc, j.Conv.K - kb * j.Kc);
-                Block(j, j.Image, kb, kc, bp + SharedOffset(j, kb, q0, kc), q0, panels, pnl0, pnl1);
-            }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -166,7 +112,7 @@ public sealed partial class CpuBackend
                 {
                     int k0 = kb * j.Kc, kc = Math.Min(j.Kc, j.Conv.K - k0);
                     Im2ColPacking.Pack(xp + (long)img * s.InChannels * j.H * j.W, s, j.H, j.W, j.OW, j.P, k0, kc, q0 * NR, panels, bp);
-                    Block(j, img, kb, kc, bp, q0, panels, 0, j.Conv.Panels);
+                    Block(j, img, kb, kc, bp, q0, panels);
                 }
         }
         finally { ArrayPool<float>.Shared.Return(pack); }
@@ -176,7 +122,7 @@ public sealed partial class CpuBackend
     /// B micro-panel stays in L1 while the weight panels stream past. Bias starts the sum at the first k block;
     /// the residual and ReLU are applied at the last.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void Block(ConvJob j, int img, int kb, int kc, float* packedB, int q0, int panels, int pnl0, int pnl1)
+    static unsafe void Block(ConvJob j, int img, int kb, int kc, float* packedB, int q0, int panels)
     {
         var c = j.Conv;
         int m = c.Spec.OutChannels, pAll = j.P;
@@ -190,7 +136,7 @@ public sealed partial class CpuBackend
             {
                 int col = (q0 + q) * NR, cols = Math.Min(NR, pAll - col);
                 float* b = packedB + (long)q * kc * NR;
-                for (int pn = pnl0; pn < pnl1; pn++)
+                for (int pn = 0; pn < c.Panels; pn++)
                 {
                     int row = pn * MR, rows = Math.Min(MR, m - row);
                     float* a = ap + ((long)pn * c.K + kb * j.Kc) * MR;
