@@ -48,7 +48,7 @@ public sealed partial class CpuBackend
         public required float[] X, Y;
         public float[]? Res;
         public bool Relu;
-        public int H, W, OW, P, PixelPanels, ColBlocks, PanelsPerCol, KBlocks, Kc;
+        public int H, W, OW, P, PixelPanels, ColBlocks, PanelsPerCol, RowBlocks, PanelsPerRow, KBlocks, Kc;
     }
 
     public DeviceTensor Conv2d(DeviceTensor x, ConvLayer conv, DeviceTensor? residual = null, bool relu = false)
@@ -90,7 +90,13 @@ public sealed partial class CpuBackend
         // written and read by the same core. (A variant that packed one image's B once and split the output
         // channels over the threads read half of every B from the other core's cache; on this 2-vCPU VM that
         // ran layer2/layer3 at batch 1 up to 1.6x slower, depending on where the hypervisor put the vCPUs.)
-        int tiles = n * job.ColBlocks;
+        // Fewer pixel tiles than threads (one image's layer3 on a many-core machine): split the output
+        // channels too; each tile still packs its own B for its pixels (packed once per channel group).
+        int pixelTiles = n * job.ColBlocks;
+        job.RowBlocks = pixelTiles >= Threads ? 1 : Math.Min(c.Panels, (Threads + pixelTiles - 1) / pixelTiles);
+        job.PanelsPerRow = (c.Panels + job.RowBlocks - 1) / job.RowBlocks;
+        job.RowBlocks = (c.Panels + job.PanelsPerRow - 1) / job.PanelsPerRow;
+        int tiles = pixelTiles * job.RowBlocks;
         if (tiles == 1 || Threads == 1)
             for (int t = 0; t < tiles; t++) FusedTile(job, t);
         else
@@ -101,8 +107,10 @@ public sealed partial class CpuBackend
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static unsafe void FusedTile(ConvJob j, int tile)
     {
-        int cb = tile % j.ColBlocks, img = tile / j.ColBlocks;
+        int rb = tile % j.RowBlocks, pt = tile / j.RowBlocks;
+        int cb = pt % j.ColBlocks, img = pt / j.ColBlocks;
         int q0 = cb * j.PanelsPerCol, panels = Math.Min(j.PanelsPerCol, j.PixelPanels - q0);
+        int pnl0 = rb * j.PanelsPerRow, pnl1 = Math.Min(j.Conv.Panels, pnl0 + j.PanelsPerRow);
         var s = j.Conv.Spec;
         var pack = ArrayPool<float>.Shared.Rent(j.Kc * panels * NR);
         try
@@ -112,7 +120,7 @@ public sealed partial class CpuBackend
                 {
                     int k0 = kb * j.Kc, kc = Math.Min(j.Kc, j.Conv.K - k0);
                     Im2ColPacking.Pack(xp + (long)img * s.InChannels * j.H * j.W, s, j.H, j.W, j.OW, j.P, k0, kc, q0 * NR, panels, bp);
-                    Block(j, img, kb, kc, bp, q0, panels);
+                    Block(j, img, kb, kc, bp, q0, panels, pnl0, pnl1);
                 }
         }
         finally { ArrayPool<float>.Shared.Return(pack); }
@@ -122,7 +130,7 @@ public sealed partial class CpuBackend
     /// B micro-panel stays in L1 while the weight panels stream past. Bias starts the sum at the first k block;
     /// the residual and ReLU are applied at the last.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void Block(ConvJob j, int img, int kb, int kc, float* packedB, int q0, int panels)
+    static unsafe void Block(ConvJob j, int img, int kb, int kc, float* packedB, int q0, int panels, int pnl0, int pnl1)
     {
         var c = j.Conv;
         int m = c.Spec.OutChannels, pAll = j.P;
@@ -136,7 +144,7 @@ public sealed partial class CpuBackend
             {
                 int col = (q0 + q) * NR, cols = Math.Min(NR, pAll - col);
                 float* b = packedB + (long)q * kc * NR;
-                for (int pn = 0; pn < c.Panels; pn++)
+                for (int pn = pnl0; pn < pnl1; pn++)
                 {
                     int row = pn * MR, rows = Math.Min(MR, m - row);
                     float* a = ap + ((long)pn * c.K + kb * j.Kc) * MR;
