@@ -27,15 +27,19 @@ from resnet_from_onnx import cntk_resnet18  # noqa: E402
 MEAN_BGR = (103.0626, 115.9029, 123.1516)  # per-channel means of ResNetPreprocess.onnx's mean image
 
 
-def load(path, resize=256, crop=224):
-    im = Image.open(path).convert('RGB')
+def resize_crop(im, resize=256, crop=224):
+    """torchvision Resize(resize) (shorter side, bilinear) then CenterCrop(crop), on a PIL image."""
     w, h = im.size
     s = resize / min(w, h)
     if (w, h) != (round(w * s), round(h * s)):
         im = im.resize((round(w * s), round(h * s)), Image.BILINEAR)
     w, h = im.size
     top, left = int(round((h - crop) / 2.0)), int(round((w - crop) / 2.0))
-    im = im.crop((left, top, left + crop, top + crop))
+    return im.crop((left, top, left + crop, top + crop))
+
+
+def load(path, resize=256, crop=224):
+    im = resize_crop(Image.open(path).convert('RGB'), resize, crop)
     a = np.asarray(im, dtype=np.float32)[:, :, ::-1]  # BGR
     a = a - np.array(MEAN_BGR, dtype=np.float32)
     return torch.from_numpy(a.transpose(2, 0, 1).copy())
@@ -46,14 +50,8 @@ def mask_for(path, cat, resize=256, crop=224):
     kind, name = path.split(os.sep)[-2], os.path.splitext(os.path.basename(path))[0]
     if kind == 'good':
         return np.zeros((crop, crop), np.uint8)
-    m = Image.open(os.path.join(cat, 'ground_truth', kind, name + '_mask.png')).convert('L')
-    w, h = m.size
-    s = resize / min(w, h)
-    if (w, h) != (round(w * s), round(h * s)):
-        m = m.resize((round(w * s), round(h * s)), Image.BILINEAR)
-    w, h = m.size
-    top, left = int(round((h - crop) / 2.0)), int(round((w - crop) / 2.0))
-    a = np.asarray(m.crop((left, top, left + crop, top + crop)), dtype=np.float32) / 255.0
+    m = resize_crop(Image.open(os.path.join(cat, 'ground_truth', kind, name + '_mask.png')).convert('L'), resize, crop)
+    a = np.asarray(m, dtype=np.float32) / 255.0
     return (a >= 0.5).astype(np.uint8)
 
 
@@ -83,14 +81,19 @@ def features(model, paths, batch=16):
     return torch.cat(rows)
 
 
+def project(x, seed):
+    """Seed torch and numpy as the official run does, then map with an untrained Linear(D, 128, bias=False)."""
+    torch.manual_seed(seed); np.random.seed(seed)
+    proj = torch.nn.Linear(x.shape[1], 128, bias=False)
+    with torch.no_grad():
+        return proj(x).contiguous()
+
+
 def coreset_as_official(x, percent, seed=0):
     """The official ApproximateGreedyCoresetSampler loop as written (patchcore/sampler.py): every iteration
     recomputes both row-norm terms with bmm, concatenates the new column and takes the row minimum. Slow on
     purpose: it is the baseline the speed comparison is against (--official-coreset)."""
-    torch.manual_seed(seed); np.random.seed(seed)
-    proj = torch.nn.Linear(x.shape[1], 128, bias=False)
-    with torch.no_grad():
-        z = proj(x)
+    z = project(x, seed)
     def diff(a, b):
         aa = a.unsqueeze(1).bmm(a.unsqueeze(2)).reshape(-1, 1)
         bb = b.unsqueeze(1).bmm(b.unsqueeze(2)).reshape(1, -1)
@@ -110,11 +113,8 @@ def coreset_as_official(x, percent, seed=0):
 def coreset(x, percent, seed=0):
     """The official approximate greedy coreset. Same selection rule; the row norms are computed once
     instead of every iteration (the official code recomputes them, which took this script over 50 min on
-    magnetic_tile), and the running minimum is updated in place in row chunks."""
-    torch.manual_seed(seed); np.random.seed(seed)
-    proj = torch.nn.Linear(x.shape[1], 128, bias=False)
-    with torch.no_grad():
-        z = proj(x).contiguous()
+    magnetic_tile), and the running minimum is updated in place."""
+    z = project(x, seed)
     n = len(z)
     zn = (z * z).sum(1)
     def dist(a, b):
