@@ -20,8 +20,10 @@ namespace PatchCore.Backends.Cpu;
 /// Speed on real features (128-d projections) is memory-bound: the bounds skip only part of the rows, so the
 /// rest must be read cheaply. Hence (see GreedyCoresetBounded): a streaming first phase while the clusters are
 /// too coarse to skip anything, distances that stop once they provably exceed d_i, visits split in pieces so
-/// both cores share a large cluster, summaries taken in the visiting pass, and the rows re-laid out in cluster
-/// order so a visit reads memory sequentially.
+/// both cores share a large cluster, summaries taken in the visiting pass, the rows re-laid out in cluster
+/// order so a visit reads memory sequentially, and an int8 copy of the rows (QuantizedRows) whose rigorous
+/// lower bound proves most rows the triangle bound keeps farther than d_i from 128 bytes instead of 512
+/// (transistor, 10%: coreset 35–39 s → 25–28 s, same selection).
 /// </summary>
 public sealed partial class CpuBackend
 {
@@ -323,6 +325,14 @@ public sealed partial class CpuBackend
         for (int i = 0; i < n; i++) os[i] = i;
         float[]? xSpare = null, mSpare = null, eSpare = null;
         int[]? oSpare = null;
+        // The int8 filter (QuantizedRows), laid out with the rows.
+        var mean = QuantizedRows.MeanRow(x, n, d);
+        sbyte[] qs = new sbyte[(long)n * d], qSpare = new sbyte[(long)n * d];
+        float[] ss = new float[n], sSpare = new float[n], rs = new float[n], rSpare = new float[n];
+        System.Threading.Tasks.Parallel.For(0, chunks, Parallel, c =>
+            QuantizedRows.Quantize(x, d, mean, c * chunk, Math.Min(n, c * chunk + chunk), qs, ss, rs));
+        var yc = new float[d]; // the new centre minus the mean row
+        float ycNorm = 0;
         Relayout(it);
         const int serialWork = 16384; // below this many member rows a visit runs on one thread
 
@@ -334,6 +344,9 @@ public sealed partial class CpuBackend
             for (int a = 0; a < it; a++) if (maxD[a] == bestD && maxIdx[a] < best) best = maxIdx[a];
             selected[it] = best;
             Array.Copy(x, (long)best * d, centres, (long)it * d, d);
+            double ycn = 0;
+            for (int j = 0; j < d; j++) { yc[j] = x[(long)best * d + j] - mean[j]; ycn += (double)yc[j] * yc[j]; }
+            ycNorm = (float)Math.Sqrt(ycn);
 
             // Clusters the triangle inequality cannot rule out. dist(c, a) is bounded below through the pivots
             // (the first centres): dist(c, a) ≥ |dist(c, P_j) − dist(a, P_j)|, each side less a relative margin
@@ -431,11 +444,13 @@ public sealed partial class CpuBackend
                 {
                     int i = ma[t];
                     Array.Copy(xs, (long)i * d, xSpare, (long)k * d, d);
-                    mSpare![k] = ms[i]; eSpare![k] = es[i]; oSpare![k] = os[i];
+                    Array.Copy(qs, (long)i * d, qSpare, (long)k * d, d);
+                    mSpare![k] = ms[i]; eSpare![k] = es[i]; oSpare![k] = os[i]; sSpare[k] = ss[i]; rSpare[k] = rs[i];
                     ma[t] = k;
                 }
             }
             (xs, xSpare) = (xSpare, xs); (ms, mSpare) = (mSpare!, ms); (es, eSpare) = (eSpare!, es); (os, oSpare) = (oSpare!, os);
+            (qs, qSpare) = (qSpare, qs); (ss, sSpare) = (sSpare, ss); (rs, rSpare) = (rSpare, rs);
         }
 
         static void Combine(ref float bound, ref float md, ref int idx, (float Bound, float MaxD, int MaxIdx) s)
@@ -456,7 +471,8 @@ public sealed partial class CpuBackend
             float kb = float.NegativeInfinity, kd = float.NegativeInfinity, mb = float.NegativeInfinity, md = float.NegativeInfinity;
             int kIdx = int.MaxValue, mIdx = int.MaxValue;
             var orig = os;
-            fixed (float* p = xs, pm = ms, pe = es, pcs = centres)
+            fixed (float* p = xs, pm = ms, pe = es, pcs = centres, pyc = yc, pss = ss, prs = rs)
+            fixed (sbyte* pq = qs)
             {
                 float* centre = pcs + (long)centreAt * d;
                 for (int t = start; t < end; t++)
@@ -466,23 +482,27 @@ public sealed partial class CpuBackend
                     // bound inputs of a member far ahead, and the row of a nearer one that its bound cannot skip.
                     if (Sse.IsSupported)
                     {
-                        if (t + 32 < end) { int j = ma[t + 32]; Sse.Prefetch0(pm + j); Sse.Prefetch0(pe + j); }
+                        if (t + 32 < end) { int j = ma[t + 32]; Sse.Prefetch0(pm + j); Sse.Prefetch0(pe + j); Sse.Prefetch0(pss + j); Sse.Prefetch0(prs + j); }
                         if (t + 8 < end)
                         {
                             int j = ma[t + 8];
                             float bj = pm[j] + pe[j];
                             if (!(cd - bj >= SkipMargin * (cd + bj)))
                             {
-                                byte* r = (byte*)(p + (long)j * d);
-                                for (int l = 0; l < d * 4; l += 64) Sse.Prefetch0(r + l);
+                                byte* r = (byte*)(pq + (long)j * d);
+                                for (int l = 0; l < d; l += 64) Sse.Prefetch0(r + l);
                             }
                         }
                     }
                     float di = pm[i], ei = pe[i], b = di + ei;
                     if (!(cd - b >= SkipMargin * (cd + b)))
                     {
-                        // Stopping early at d_i: the row neither gets nearer nor moves (moving is optional).
-                        if (CoresetDistanceBelow(p + (long)i * d, centre, d, di, out float dist)) { if (dist < di) pm[i] = di = dist; }
+                        // The int8 filter first: most rows that the triangle bound keeps are still provably
+                        // farther than d_i. The rest get the exact distance, stopping early at d_i. Either
+                        // way a skipped row neither gets nearer nor moves (moving is optional).
+                        float dist;
+                        if (QuantizedRows.ProvesAtLeast(pq + (long)i * d, pss[i], prs[i], pyc, ycNorm, d, di)) dist = float.PositiveInfinity;
+                        else if (CoresetDistanceBelow(p + (long)i * d, centre, d, di, out dist)) { if (dist < di) pm[i] = di = dist; }
                         else dist = float.PositiveInfinity;
                         if (dist < ei)
                         {
