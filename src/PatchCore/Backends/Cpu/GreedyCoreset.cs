@@ -323,7 +323,7 @@ public sealed partial class CpuBackend
         float[] xs = x, ms = min, es = e;
         var os = new int[n];
         for (int i = 0; i < n; i++) os[i] = i;
-        float[]? xSpare = null, mSpare = null, eSpare = null;
+        float[]? xSpare = null, mSpare = null, eSpare = null, sortKeys = null;
         int[]? oSpare = null;
         // The int8 filter (QuantizedRows), laid out with the rows.
         var mean = QuantizedRows.MeanRow(x, n, d);
@@ -437,9 +437,17 @@ public sealed partial class CpuBackend
                 xSpare = new float[(long)n * d]; mSpare = new float[n]; eSpare = new float[n]; oSpare = new int[n];
             }
             int k = 0;
+            sortKeys ??= new float[n];
             for (int a = 0; a < clusterCount; a++)
             {
                 var ma = members[a];
+                // Members in descending d_i + e_i: the rows the per-row bound cannot skip are those with a large
+                // d_i + e_i, so they come first and their rows form one run that the prefetcher streams, instead
+                // of every row of a visited cluster being pulled in. The bounds only shrink until the next re-layout,
+                // so the order stays roughly right.
+                int cnt = memberCount[a];
+                for (int t = 0; t < cnt; t++) sortKeys[t] = -(ms[ma[t]] + es[ma[t]]);
+                Array.Sort(sortKeys, ma, 0, cnt);
                 for (int t = 0; t < memberCount[a]; t++, k++)
                 {
                     int i = ma[t];
