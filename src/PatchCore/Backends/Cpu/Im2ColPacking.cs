@@ -20,6 +20,11 @@ internal static unsafe class Im2ColPacking
     public static void Pack(float* x, ConvSpec s, int h, int w, int ow, int p, int k0, int kc, int j0, int panels, float* dst)
     {
         int khw = s.KernelH * s.KernelW, stride = s.Stride;
+        if (stride == 1 && w <= GatherMaxWidth && khw <= 49 && Avx2.IsSupported && !ForceRuns)
+        {
+            PackByGather(x, s, h, w, ow, p, k0, kc, j0, panels, dst);
+            return;
+        }
         for (int q = 0; q < panels; q++)
         {
             int jStart = j0 + q * NR;
@@ -65,6 +70,55 @@ internal static unsafe class Im2ColPacking
                     t += len; j += len; ox = 0; oy++;
                 }
                 if (++kx == s.KernelW) { kx = 0; if (++ky == s.KernelH) { ky = 0; ci++; } }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rows at most this wide are packed by gathers: a 32-pixel panel then spans three or more image rows, so the
+    /// run copies below cost several span calls per 32 values (most of a layer3 conv's packing at batch 1).
+    /// </summary>
+    const int GatherMaxWidth = 16;
+
+    /// <summary>Tests flip this to pack small images with the run copies as well, to compare the two.</summary>
+    internal static bool ForceRuns;
+
+    /// <summary>
+    /// Stride-1 packing by masked gathers: for each tap (ky, kx) the panel's 32 source offsets within a channel
+    /// plane (−1 where the tap falls in the padding or the pixel is past the end) are computed once per panel;
+    /// every im2col row is then four 8-lane gathers from its channel plane, masked lanes written as 0.
+    /// </summary>
+    static void PackByGather(float* x, ConvSpec s, int h, int w, int ow, int p, int k0, int kc, int j0, int panels, float* dst)
+    {
+        int khw = s.KernelH * s.KernelW;
+        int* offsets = stackalloc int[khw * NR];
+        for (int q = 0; q < panels; q++)
+        {
+            int jStart = j0 + q * NR;
+            for (int r = 0; r < khw; r++)
+            {
+                int ky = r / s.KernelW, kx = r - ky * s.KernelW;
+                for (int u = 0; u < NR; u++)
+                {
+                    int j = jStart + u, oy = j / ow, ox = j - oy * ow;
+                    int iy = oy - s.PadTop + ky, ix = ox - s.PadLeft + kx;
+                    offsets[r * NR + u] = j < p && (uint)iy < (uint)h && (uint)ix < (uint)w ? iy * w + ix : -1;
+                }
+            }
+            int ci = k0 / khw, tap = k0 - ci * khw;
+            float* d = dst + (long)q * kc * NR;
+            var none = Vector256.Create(-1);
+            for (int kk = 0; kk < kc; kk++, d += NR)
+            {
+                float* plane = x + (long)ci * h * w;
+                int* o = offsets + tap * NR;
+                for (int g = 0; g < NR; g += 8)
+                {
+                    var idx = Vector256.Load(o + g);
+                    var mask = Avx2.CompareGreaterThan(idx, none).AsSingle();
+                    Avx2.GatherMaskVector256(Vector256<float>.Zero, plane, idx, mask, 4).Store(d + g);
+                }
+                if (++tap == khw) { tap = 0; ci++; }
             }
         }
     }
