@@ -116,7 +116,7 @@ public sealed class PatchFeatureExtractor
             int gh = maps[0][2], gw = maps[0][3];
             using var f = _backend.AggregatePatchFeatures(maps[0], maps[1], _aggregation);
             int dim = f[1];
-            var host = new float[f.Length];
+            var host = GC.AllocateUninitializedArray<float>(checked((int)f.Length)); // every element is downloaded
             _backend.Download(f, host);
             Times.Backbone += Stopwatch.GetElapsedTime(t0, t1).TotalSeconds;
             Times.Aggregation += Stopwatch.GetElapsedTime(t1).TotalSeconds;

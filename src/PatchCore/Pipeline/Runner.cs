@@ -142,7 +142,7 @@ public sealed class Runner
                     long total = (long)trainImages.Count * gh * gw * dim;
                     if (total > Array.MaxLength)
                         throw new InvalidDataException($"{trainImages.Count} training images give {total} feature values, more than one bank can hold; use fewer images or a smaller target dim");
-                    all = new float[total];
+                    all = GC.AllocateUninitializedArray<float>((int)total); // every batch is copied in
                 }
                 Array.Copy(b.Features, 0, all, (long)b.Start * gh * gw * dim, b.Features.LongLength);
                 bar.Advance(b.Count);
