@@ -22,8 +22,9 @@ namespace PatchCore.Backends.Cpu;
 /// too coarse to skip anything, distances that stop once they provably exceed d_i, visits split in pieces so
 /// both cores share a large cluster, summaries taken in the visiting pass, the rows re-laid out in cluster
 /// order so a visit reads memory sequentially, and an int8 copy of the rows (QuantizedRows) whose rigorous
-/// lower bound proves most rows the triangle bound keeps farther than d_i from 128 bytes instead of 512
-/// (transistor, 10%: coreset 35–39 s → 25–28 s, same selection).
+/// lower bound proves most rows the triangle bound keeps farther than d_i from 128 bytes instead of 512, with
+/// each cluster's members sorted by d_i + e_i so the rows a visit must read form one run (transistor, 10%:
+/// coreset 41–43 s → 21–24 s in the whole run, same selection; docs/BENCHMARKS.md).
 /// </summary>
 public sealed partial class CpuBackend
 {
