@@ -232,6 +232,14 @@ public sealed partial class CpuBackend
         var chunkMax = new float[chunks];
         var chunkIdx = new int[chunks];
         var chunkSkip = new int[chunks];
+        // The int8 filter (QuantizedRows), laid out with the rows from the clustered phase on.
+        var mean = QuantizedRows.MeanRow(x, n, d);
+        sbyte[] qs = new sbyte[(long)n * d];
+        float[] ss = new float[n], rs = new float[n];
+        System.Threading.Tasks.Parallel.For(0, chunks, Parallel, c =>
+            QuantizedRows.Quantize(x, d, mean, c * chunk, Math.Min(n, c * chunk + chunk), qs, ss, rs));
+        var yc = new float[d]; // the new centre minus the mean row
+        float ycNorm = 0;
         int best = ArgMax(min);
         int it = 0;
         while (it < count)
@@ -239,13 +247,15 @@ public sealed partial class CpuBackend
             selected[it] = best;
             Array.Copy(x, (long)best * d, centres, (long)it * d, d);
             int cur = it, centreRow = best;
+            SetCentre(best);
             bool estimate = streamIterations < 0 && it > 0 && it % SwitchCheckEvery == 0;
             if (estimate)
                 fixed (float* pc = centres)
                     for (int a = 0; a < it; a++) centreDist[a] = CoresetDistance(pc + (long)a * d, pc + (long)it * d, d);
             System.Threading.Tasks.Parallel.For(0, chunks, Parallel, c =>
             {
-                fixed (float* p = x)
+                fixed (float* p = x, pyc = yc, pss = ss, prs = rs)
+                fixed (sbyte* pq = qs)
                 {
                     float* centre = p + (long)centreRow * d;
                     int r1 = Math.Min(n, c * chunk + chunk), skip = 0, mi = c * chunk;
@@ -255,7 +265,13 @@ public sealed partial class CpuBackend
                         float di = min[i];
                         // Stopping early at d_i leaves d_i and the assignment as they are: moving a row to a
                         // nearer centre is optional (e_i stays the exact distance to its assigned centre).
-                        bool below = CoresetDistanceBelow(p + (long)i * d, centre, d, cur == 0 ? float.PositiveInfinity : di, out float v);
+                        // The first centre measures every row exactly (it assigns them all); later ones try the
+                        // int8 bound first.
+                        float v = 0;
+                        bool below = cur == 0
+                            ? CoresetDistanceBelow(p + (long)i * d, centre, d, float.PositiveInfinity, out v)
+                            : !QuantizedRows.ProvesAtLeast(pq + (long)i * d, pss[i], prs[i], pyc, ycNorm, d, di)
+                              && CoresetDistanceBelow(p + (long)i * d, centre, d, di, out v);
                         if (estimate)
                         {
                             // The clustered loop's per-row test, on the values it would see.
@@ -326,14 +342,8 @@ public sealed partial class CpuBackend
         for (int i = 0; i < n; i++) os[i] = i;
         float[]? xSpare = null, mSpare = null, eSpare = null, sortKeys = null;
         int[]? oSpare = null;
-        // The int8 filter (QuantizedRows), laid out with the rows.
-        var mean = QuantizedRows.MeanRow(x, n, d);
-        sbyte[] qs = new sbyte[(long)n * d], qSpare = new sbyte[(long)n * d];
-        float[] ss = new float[n], sSpare = new float[n], rs = new float[n], rSpare = new float[n];
-        System.Threading.Tasks.Parallel.For(0, chunks, Parallel, c =>
-            QuantizedRows.Quantize(x, d, mean, c * chunk, Math.Min(n, c * chunk + chunk), qs, ss, rs));
-        var yc = new float[d]; // the new centre minus the mean row
-        float ycNorm = 0;
+        sbyte[] qSpare = new sbyte[(long)n * d];
+        float[] sSpare = new float[n], rSpare = new float[n];
         Relayout(it);
         const int serialWork = 16384; // below this many member rows a visit runs on one thread
 
@@ -345,9 +355,7 @@ public sealed partial class CpuBackend
             for (int a = 0; a < it; a++) if (maxD[a] == bestD && maxIdx[a] < best) best = maxIdx[a];
             selected[it] = best;
             Array.Copy(x, (long)best * d, centres, (long)it * d, d);
-            double ycn = 0;
-            for (int j = 0; j < d; j++) { yc[j] = x[(long)best * d + j] - mean[j]; ycn += (double)yc[j] * yc[j]; }
-            ycNorm = (float)Math.Sqrt(ycn);
+            SetCentre(best);
 
             // Clusters the triangle inequality cannot rule out. dist(c, a) is bounded below through the pivots
             // (the first centres): dist(c, a) ≥ |dist(c, P_j) − dist(a, P_j)|, each side less a relative margin
@@ -430,6 +438,14 @@ public sealed partial class CpuBackend
             if ((it + 1) % RelayoutEvery == 0) Relayout(it + 1);
         }
         return selected;
+
+        // y_c = the new centre's row minus the mean row, and its norm, for the int8 filter.
+        void SetCentre(int row)
+        {
+            double norm = 0;
+            for (int j = 0; j < d; j++) { yc[j] = x[(long)row * d + j] - mean[j]; norm += (double)yc[j] * yc[j]; }
+            ycNorm = (float)Math.Sqrt(norm);
+        }
 
         void Relayout(int clusterCount)
         {
