@@ -36,7 +36,7 @@ public sealed partial class CpuBackend
             var sum = new double[d];
             for (long r = 0; r < kk; r++)
                 for (int t = 0; t < d; t++) sum[t] += x[r * d + t];
-            // Rounded to 4 significant bits: within 1/32 of the mean, which removes all but a few percent of the
+            // Rounded to 4 significant bits: within 1/16 of the mean, which still removes most of the
             // offset, and on data with few significant bits (small integers, exact ties in tests) x − mean, its
             // products and their sums stay exact in float, so those distances stay exact too.
             for (int t = 0; t < d; t++)
