@@ -1,13 +1,8 @@
-using System.Buffers;
-
 namespace PatchCore.Backends.Cpu;
 
 public sealed partial class CpuBackend
 {
-    /// <summary>Rows of A per parallel work item: 64 rows of 1024 floats (256 KB) stay in L2 while 4 B rows sit in L1.</summary>
-    internal const int RowTile = 64;
-
-    /// <summary>c = a·b: b is transposed once (pooled scratch) so the 4x4 kernel reads both operands contiguously.</summary>
+    /// <summary>c = a·b: b's columns packed once as PackedGemm's B panels, tiles of 128 rows of a.</summary>
     public unsafe DeviceTensor MatMul(DeviceTensor a, DeviceTensor b)
     {
         var (m, k, n) = LinearAlgebraChecks.MatMulShape(a, b);
@@ -15,35 +10,38 @@ public sealed partial class CpuBackend
         var y = HostMemory.AsHost(b).Data;
         var c = HostMemory.Allocate([m, n]);
         if (m == 0 || n == 0) return c;
-        float[] bt = ArrayPool<float>.Shared.Rent(Math.Max(1, k * n));
-        try
-        {
-            for (int t = 0; t < k; t++)
-                for (int j = 0; j < n; j++) bt[(long)j * k + t] = y[(long)t * n + j];
-            var output = c.Data;
-            System.Threading.Tasks.Parallel.For(0, (m + RowTile - 1) / RowTile, Parallel, tile =>
+        int panels = PackedGemm.Panels(n);
+        var packed = new float[(long)panels * k * PackedGemm.NR];
+        for (int p = 0; p < panels; p++) PackedGemm.PackColumns(y, k, n, p, Math.Min(PackedGemm.NR, n - p * PackedGemm.NR), packed);
+        var output = c.Data;
+        int tileRows = TileRows(m);
+        System.Threading.Tasks.Parallel.For(0, (m + tileRows - 1) / tileRows, Parallel,
+            () => (new float[(long)tileRows * k], new float[tileRows * PackedGemm.NR]),
+            (tile, _, scratch) =>
             {
-                fixed (float* pa = x, pb = bt, pc = output)
+                var (aPack, dots) = scratch;
+                int i0 = tile * tileRows, rows = Math.Min(tileRows, m - i0);
+                PackedGemm.PackTile(x, k, null, i0, rows, aPack, null);
+                fixed (float* pc = output, pd = dots)
                 {
-                    int i0 = tile * RowTile, i1 = Math.Min(m, i0 + RowTile);
-                    var sink = new StoreSink { C = pc, N = n };
-                    DotKernel.Tiles(pa, i0, i1, pb, n, k, ref sink);
+                    var sink = new StoreSink { C = pc + (long)i0 * n, N = n };
+                    PackedGemm.Multiply(aPack, rows, k, packed, n, pd, ref sink);
                 }
-            });
-        }
-        finally { ArrayPool<float>.Shared.Return(bt); }
+                return scratch;
+            },
+            _ => { });
         return c;
     }
 
-    /// <summary>C[i, j] = a_i · bᵀ_j.</summary>
-    unsafe struct StoreSink : IDotTileSink
+    /// <summary>C[r, j] = a_r · b_j for the tile's rows (C points at its first row).</summary>
+    unsafe struct StoreSink : IBlockSink
     {
         public float* C;
         public int N;
-        public void Take(int i, int j, int ni, int nj, float* dots)
+        public void Take(int rows, int j0, int nj, float* dots)
         {
-            for (int r = 0; r < ni; r++)
-                for (int s = 0; s < nj; s++) C[(long)(i + r) * N + j + s] = dots[r * 4 + s];
+            for (int r = 0; r < rows; r++)
+                new ReadOnlySpan<float>(dots + r * PackedGemm.NR, nj).CopyTo(new Span<float>(C + (long)r * N + j0, nj));
         }
     }
 }

@@ -2,7 +2,10 @@ namespace PatchCore.Backends.Cpu;
 
 public sealed partial class CpuBackend
 {
-    /// <summary>|q|² + |x|² − 2 q·x with the cross term from the 4x4 GEMM kernel; negatives (rounding) clamp to 0.</summary>
+    /// <summary>
+    /// |q|² + |x|² − 2 q·x on rows centred on the database's (rounded) mean row, cross term from PackedGemm;
+    /// negatives (rounding) clamp to 0.
+    /// </summary>
     public unsafe DeviceTensor PairwiseSquaredDistances(DeviceTensor queries, DeviceTensor database)
     {
         var (m, kk, d) = LinearAlgebraChecks.RowsShape(queries, database);
@@ -10,49 +13,41 @@ public sealed partial class CpuBackend
         var x = HostMemory.AsHost(database).Data;
         var result = HostMemory.Allocate([m, kk]);
         if (m == 0 || kk == 0) return result;
-        float[] qn = RowNorms(q, m, d), xn = RowNorms(x, kk, d);
+        var mean = PackedGemm.RoundedMeanRow(x, kk, d);
+        var (packed, xn) = PackDatabase(x, kk, d, mean);
         var output = result.Data;
-        System.Threading.Tasks.Parallel.For(0, (m + RowTile - 1) / RowTile, Parallel, tile =>
-        {
-            fixed (float* pa = q, pb = x, pc = output, pqn = qn, pxn = xn)
+        int tileRows = TileRows(m);
+        System.Threading.Tasks.Parallel.For(0, (m + tileRows - 1) / tileRows, Parallel,
+            () => (new float[tileRows], new float[(long)tileRows * d], new float[tileRows * PackedGemm.NR]),
+            (tile, _, scratch) =>
             {
-                int i0 = tile * RowTile, i1 = Math.Min(m, i0 + RowTile);
-                var sink = new DistanceSink { C = pc, N = kk, QueryNorms = pqn, DatabaseNorms = pxn };
-                DotKernel.Tiles(pa, i0, i1, pb, kk, d, ref sink);
-            }
-        });
+                var (qn, qPack, dots) = scratch;
+                int i0 = tile * tileRows, rows = Math.Min(tileRows, m - i0);
+                PackedGemm.PackTile(q, d, mean, i0, rows, qPack, qn);
+                fixed (float* pc = output, pd = dots, pqn = qn, pxn = xn)
+                {
+                    var sink = new DistanceSink { C = pc + (long)i0 * kk, N = kk, QueryNorms = pqn, DatabaseNorms = pxn };
+                    PackedGemm.Multiply(qPack, rows, d, packed, kk, pd, ref sink);
+                }
+                return scratch;
+            },
+            _ => { });
         return result;
     }
 
-    /// <summary>C[i, j] = max(0, |q_i|² + |x_j|² − 2 q_i·x_j).</summary>
-    unsafe struct DistanceSink : IDotTileSink
+    /// <summary>C[r, j] = max(0, |q_r|² + |x_j|² − 2 q_r·x_j) for the tile's rows (C points at its first row).</summary>
+    unsafe struct DistanceSink : IBlockSink
     {
         public float* C, QueryNorms, DatabaseNorms;
         public int N;
-        public void Take(int i, int j, int ni, int nj, float* dots)
+        public void Take(int rows, int j0, int nj, float* dots)
         {
-            for (int r = 0; r < ni; r++)
+            for (int r = 0; r < rows; r++)
                 for (int s = 0; s < nj; s++)
                 {
-                    float v = QueryNorms[i + r] + DatabaseNorms[j + s] - 2 * dots[r * 4 + s];
-                    C[(long)(i + r) * N + j + s] = v < 0 ? 0 : v;
+                    float v = QueryNorms[r] + DatabaseNorms[j0 + s] - 2 * dots[r * PackedGemm.NR + s];
+                    C[(long)r * N + j0 + s] = v < 0 ? 0 : v;
                 }
         }
-    }
-
-    /// <summary>Squared norms of the rows of a [rows, d] matrix, threaded.</summary>
-    internal float[] RowNorms(float[] a, int rows, int d)
-    {
-        var norms = new float[rows];
-        System.Threading.Tasks.Parallel.For(0, (rows + 4095) / 4096, Parallel, chunk =>
-        {
-            int r1 = Math.Min(rows, chunk * 4096 + 4096);
-            for (int r = chunk * 4096; r < r1; r++)
-            {
-                var row = a.AsSpan((int)((long)r * d), d);
-                norms[r] = System.Numerics.Tensors.TensorPrimitives.Dot(row, row);
-            }
-        });
-        return norms;
     }
 }
