@@ -9,11 +9,11 @@ namespace PatchCore.Backends.Cpu;
 ///
 /// Why: in the bounded coreset loop the triangle bounds leave about a fifth of the rows to be measured against
 /// every new centre, and on real features 99% of those turn out at least 20% farther than their running
-/// minimum d_i. Reading 128 bytes of int8 instead of 512 bytes of float (and in cluster order) proves most of
+/// minimum d_i. Reading 128 bytes of int8 instead of 512 bytes of float (d = 128, in cluster order) proves most of
 /// them useless; only the rest get the exact float distance, so the selection stays the plain loop's.
 ///
 /// Row i is stored as y_i = x_i − μ (μ the mean row: distances do not change, the int8 grid gets finer),
-/// scale s_i = max|y_i| / 127 and q_i = round(y_i / s_i). <see cref="Slack"/>[i] bounds ‖Y_i − s_i q_i‖ for
+/// scale s_i = max|y_i| / 127 and q_i = round(y_i / s_i). The row's slack bounds ‖Y_i − s_i q_i‖ for
 /// the exact Y_i = x_i − μ: the residual r_i = ‖y_i − s_i q_i‖ summed in double, plus a relative
 /// <see cref="Margin"/>·‖y_i‖ for the float rounding of y_i (2^-24 per element, far below it).
 /// </summary>
