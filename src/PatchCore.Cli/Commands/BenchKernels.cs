@@ -226,21 +226,26 @@ public static class BenchKernels
     {
         int reps = o.Repeats > 0 ? o.Repeats : 5;
         var rows = new List<Row>();
-        double Time(Func<DeviceTensor> op)
+        // Median of reps runs after one warm-up run.
+        double Median(Action op)
         {
             var t = new double[reps + 1];
             for (int i = 0; i <= reps; i++)
             {
                 var sw = Stopwatch.StartNew();
-                using var y = op();
-                var probe = new float[y.Length];
-                b.Download(y, probe);
+                op();
                 t[i] = sw.Elapsed.TotalMilliseconds;
             }
             var timed = t[1..];
             Array.Sort(timed);
             return timed[timed.Length / 2];
         }
+        // An op with a tensor result: timed through a read-back of the output.
+        double Time(Func<DeviceTensor> op) => Median(() =>
+        {
+            using var y = op();
+            b.Download(y, new float[y.Length]);
+        });
         void Print(string k, string shape, double ms, string rate)
         {
             rows.Add(new(k, shape, ms, rate, ""));
@@ -266,16 +271,7 @@ public static class BenchKernels
         {
             var dist = new float[1568];
             var idx = new int[1568];
-            var t = new double[reps + 1];
-            for (int i = 0; i <= reps; i++)
-            {
-                var sw = Stopwatch.StartNew();
-                b.NearestNeighbours(q, db, 1, dist, idx);
-                t[i] = sw.Elapsed.TotalMilliseconds;
-            }
-            var timed = t[1..];
-            Array.Sort(timed);
-            double ms = timed[timed.Length / 2];
+            double ms = Median(() => b.NearestNeighbours(q, db, 1, dist, idx));
             Print("nearest neighbours k=1", "1568x16384x1024", ms, $"{2.0 * 1568 * 16384 * 1024 / ms / 1e9:F2} TFLOP/s");
         }
         using (var l2 = b.Upload(Rand((long)batch * 128 * 28 * 28, 6), batch, 128, 28, 28))

@@ -113,12 +113,9 @@ internal static unsafe class PackedGemm
     /// </summary>
     public static float[] RoundedMeanRow(float[] x, int rows, int d)
     {
-        var sum = new double[d];
-        for (long r = 0; r < rows; r++)
-            for (int t = 0; t < d; t++) sum[t] += x[r * d + t];
-        var mean = new float[d];
+        var mean = QuantizedRows.MeanRow(x, rows, d);
         for (int t = 0; t < d; t++)
-            mean[t] = BitConverter.Int32BitsToSingle((BitConverter.SingleToInt32Bits((float)(sum[t] / Math.Max(1, rows))) + (1 << 19)) & ~((1 << 20) - 1));
+            mean[t] = BitConverter.Int32BitsToSingle((BitConverter.SingleToInt32Bits(mean[t]) + (1 << 19)) & ~((1 << 20) - 1));
         return mean;
     }
 }
