@@ -22,6 +22,7 @@ public class BackendOpsConvTests
         { 2, 5, 9, 5, 3, [2, 0, 1, 2], 23, 19, true, true },     // stride 3, 5x5, odd everything
         { 1, 4, 8, 3, 2, [1, 1, 0, 0], 9, 80, false, true },     // wide rows: the vector stride-2 gather
         { 1, 64, 16, 3, 1, [1, 1, 1, 1], 56, 56, true, true },   // 5 pixel blocks rounded up to 6 for 2 threads
+        { 1, 24, 20, 3, 1, [1, 1, 1, 1], 14, 14, true, true },   // layer3-like at batch 1: 7 pixel panels, channels split, partial last panel
     };
 
     [Theory]

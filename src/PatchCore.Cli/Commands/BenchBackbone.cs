@@ -15,8 +15,9 @@ namespace PatchCore.Cli.Commands;
 public static class BenchBackbone
 {
     public sealed record ShapeRow(string Shape, int Count, double Ms, double Gflop, double GflopPerS, double PercentOfPeak);
+    public sealed record OpRow(string Op, int Count, double Ms);
     public sealed record BatchResult(int Batch, int Repeats, double MedianMs, double ImagesPerSecond, double GflopPerImage,
-        double GflopPerS, double PercentOfPeak, List<ShapeRow> Shapes);
+        double GflopPerS, double PercentOfPeak, List<ShapeRow> Shapes, List<OpRow> OtherOps);
     public sealed record Result(string Backend, string Weights, int Threads, string Vector, double PeakOneCoreGflopPerS,
         double PeakAllThreadsGflopPerS, List<BatchResult> Batches);
 
@@ -69,12 +70,20 @@ public static class BenchBackbone
             // Per-conv breakdown: median over extra passes of each conv call's time.
             var perCall = new List<double>[0];
             var calls = new List<TimingBackend.ConvCall>();
+            var perOther = new List<double>[0];
+            var others = new List<TimingBackend.OpCall>();
             for (int r = 0; r < repeats; r++)
             {
                 timing.Calls.Clear();
+                timing.OtherCalls.Clear();
                 foreach (var t in net.Forward(x, "layer3")) t.Dispose();
-                if (r == 0) { calls.AddRange(timing.Calls); perCall = calls.Select(_ => new List<double>()).ToArray(); }
+                if (r == 0)
+                {
+                    calls.AddRange(timing.Calls); perCall = calls.Select(_ => new List<double>()).ToArray();
+                    others.AddRange(timing.OtherCalls); perOther = others.Select(_ => new List<double>()).ToArray();
+                }
                 for (int i = 0; i < calls.Count; i++) perCall[i].Add(timing.Calls[i].Seconds);
+                for (int i = 0; i < others.Count; i++) perOther[i].Add(timing.OtherCalls[i].Seconds);
             }
             double med = Median(times);
             double flops = calls.Sum(c => 2.0 * c.Spec.Macs(c.H, c.W) * c.N);
@@ -85,7 +94,9 @@ public static class BenchBackbone
                     double ms = g.Sum(e => e.t) * 1e3, gf = g.Sum(e => 2.0 * e.c.Spec.Macs(e.c.H, e.c.W) * e.c.N) / 1e9;
                     return new ShapeRow(g.Key, g.Count(), ms, gf, gf / (ms / 1e3), 100 * gf / (ms / 1e3) / peakN);
                 }).ToList();
-            results.Add(new BatchResult(b, repeats, med * 1e3, b / med, flops / b / 1e9, flops / med / 1e9, 100 * flops / med / 1e9 / peakN, shapes));
+            var otherOps = others.Select((c, i) => (c, t: Median(perOther[i].ToArray())))
+                .GroupBy(e => e.c.Op).Select(g => new OpRow(g.Key, g.Count(), g.Sum(e => e.t) * 1e3)).ToList();
+            results.Add(new BatchResult(b, repeats, med * 1e3, b / med, flops / b / 1e9, flops / med / 1e9, 100 * flops / med / 1e9 / peakN, shapes, otherOps));
         }
 
         foreach (var r in results)
@@ -93,10 +104,14 @@ public static class BenchBackbone
             Console.WriteLine();
             Console.WriteLine($"batch {r.Batch}: {r.ImagesPerSecond:F1} images/s (median {r.MedianMs:F1} ms of {r.Repeats}), " +
                 $"{r.GflopPerImage:F2} GFLOP/image, {r.GflopPerS:F1} GFLOP/s = {r.PercentOfPeak:F0}% of {threads}-thread FMA peak");
-            Console.WriteLine($"  convs {r.Shapes.Sum(x => x.Ms):F1} ms per pass in the breakdown passes (the rest of a pass: pooling, allocation, noise)");
+            double convMs = r.Shapes.Sum(x => x.Ms), otherMs = r.OtherOps.Sum(x => x.Ms);
+            Console.WriteLine($"  per pass, from the medians of each call: convs {convMs:F2} ms, other ops {otherMs:F2} ms, " +
+                $"the rest {r.MedianMs - convMs - otherMs:F2} ms (between calls: allocation, scheduling)");
             Console.WriteLine($"  {"conv shape (Cin>Cout kxk /s pads @ HxW)",-44} {"n",3} {"ms",8} {"GFLOP",7} {"GFLOP/s",8} {"%peak",6}");
             foreach (var s in r.Shapes)
                 Console.WriteLine($"  {s.Shape,-44} {s.Count,3} {s.Ms,8:F2} {s.Gflop,7:F3} {s.GflopPerS,8:F1} {s.PercentOfPeak,6:F0}");
+            foreach (var op in r.OtherOps)
+                Console.WriteLine($"  {op.Op,-44} {op.Count,3} {op.Ms,8:F2}");
         }
         if (o.Json != null)
         {

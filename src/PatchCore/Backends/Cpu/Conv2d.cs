@@ -28,6 +28,42 @@ public sealed partial class CpuBackend
                 Bias[co] = bias[co];
             }
         }
+        sealed record TilingChoice(int N, int PixelPanels, int MaxPerCol, int Threads, int Cols, int Rows);
+        TilingChoice? lastTiling; // one reference, so concurrent callers never see half an update
+
+        /// <summary>
+        /// How to cut one call into tiles: ColBlocks pixel blocks per image x RowBlocks blocks of weight panels.
+        /// Many images: whole-width pixel blocks of at most maxPerCol panels, one row block. Few: the cut whose
+        /// busiest thread has the least work, counting a tile as (pixel panels) x (weight panels + 1 for packing)
+        /// and the tiles as dealt round the threads. One image's layer3 at 224 (7 pixel panels, 32 weight
+        /// panels) on 2 threads: 4 + 3 pixel panels cost the busier thread 4 x 33 = 132; all 7 pixel panels
+        /// with half the weight panels each cost 7 x 17 = 119 (the ideal is 112). Cached per input size.
+        /// </summary>
+        public (int ColBlocks, int RowBlocks) Tiling(int n, int pixelPanels, int maxPerCol, int threads)
+        {
+            var last = lastTiling;
+            if (last != null && last.N == n && last.PixelPanels == pixelPanels && last.MaxPerCol == maxPerCol && last.Threads == threads)
+                return (last.Cols, last.Rows);
+            int minCols = (pixelPanels + maxPerCol - 1) / maxPerCol;
+            int cols = minCols, rows = 1;
+            if (threads > 1 && (long)n * minCols < 8 * threads)
+            {
+                long best = long.MaxValue;
+                int maxCols = Math.Min(pixelPanels, Math.Max(minCols, 4 * threads));
+                int maxRows = Math.Min(Panels, 2 * threads);
+                for (int rb = 1; rb <= maxRows; rb++)
+                for (int cb = minCols; cb <= maxCols; cb++)
+                {
+                    long perCol = (pixelPanels + cb - 1) / cb, perRow = (Panels + rb - 1) / rb;
+                    long rounds = ((long)n * cb * rb + threads - 1) / threads;
+                    long cost = rounds * perCol * (perRow + 1);
+                    if (cost < best) { best = cost; cols = cb; rows = rb; }
+                }
+            }
+            lastTiling = new TilingChoice(n, pixelPanels, maxPerCol, threads, cols, rows);
+            return (cols, rows);
+        }
+
         public int K { get; }
         public int Panels { get; }
         public float[] Packed { get; }
@@ -74,28 +110,19 @@ public sealed partial class CpuBackend
         job.Kc = (c.K + job.KBlocks - 1) / job.KBlocks;
         // A pixel block's packed B (Kc x PanelsPerCol x NR floats, <= 512 KiB) stays in L2 while every weight
         // panel of the k block passes over it.
-        job.PanelsPerCol = Math.Min(job.PixelPanels, Math.Max(1, 4096 / job.Kc));
+        int maxPerCol = Math.Max(1, 4096 / job.Kc);
+        (job.ColBlocks, job.RowBlocks) = c.Tiling(n, job.PixelPanels, maxPerCol, Threads);
+        job.PanelsPerCol = (job.PixelPanels + job.ColBlocks - 1) / job.ColBlocks;
         job.ColBlocks = (job.PixelPanels + job.PanelsPerCol - 1) / job.PanelsPerCol;
-        if (n * job.ColBlocks < 8 * Threads && job.PixelPanels >= 2 * Threads)
-        {
-            // Few tiles (small batch): split the pixels evenly over a multiple of the thread count. 5 tiles on
-            // 2 threads leave one idle for a fifth of the conv, and layer2's 25 panels in blocks of 17 + 8 for
-            // a third of it; 13 + 12 balance (smaller blocks, same L2 bound).
-            int blocks = (job.ColBlocks + Threads - 1) / Threads * Threads;
-            job.PanelsPerCol = (job.PixelPanels + blocks - 1) / blocks;
-            job.ColBlocks = (job.PixelPanels + job.PanelsPerCol - 1) / job.PanelsPerCol;
-        }
-
-        // Tiles are (image, pixel block): each packs its own B right before use, so the packed panels are
-        // written and read by the same core. (A variant that packed one image's B once and split the output
-        // channels over the threads read half of every B from the other core's cache; on this 2-vCPU VM that
-        // ran layer2/layer3 at batch 1 up to 1.6x slower, depending on where the hypervisor put the vCPUs.)
-        // Fewer pixel tiles than threads (one image's layer3 on a many-core machine): split the output
-        // channels too; each tile still packs its own B for its pixels (packed once per channel group).
-        int pixelTiles = n * job.ColBlocks;
-        job.RowBlocks = pixelTiles >= Threads ? 1 : Math.Min(c.Panels, (Threads + pixelTiles - 1) / pixelTiles);
         job.PanelsPerRow = (c.Panels + job.RowBlocks - 1) / job.RowBlocks;
         job.RowBlocks = (c.Panels + job.PanelsPerRow - 1) / job.PanelsPerRow;
+        // Tiles are (image, pixel block, weight-panel block): each packs its own B right before use, so the
+        // packed panels are written and read by the same core. (A variant that packed one image's B once and
+        // split the output channels over the threads read half of every B from the other core's cache; on this
+        // 2-vCPU VM that ran layer2/layer3 at batch 1 up to 1.6x slower.) Packing is cheap next to the GEMM
+        // (one im2col row is two masked loads), so a channel split that packs the same pixels on both cores
+        // costs little and balances the odd panel counts of small images.
+        int pixelTiles = n * job.ColBlocks;
         int tiles = pixelTiles * job.RowBlocks;
         if (tiles == 1 || Threads == 1)
             for (int t = 0; t < tiles; t++) FusedTile(job, t);

@@ -20,9 +20,9 @@ internal static unsafe class Im2ColPacking
     public static void Pack(float* x, ConvSpec s, int h, int w, int ow, int p, int k0, int kc, int j0, int panels, float* dst)
     {
         int khw = s.KernelH * s.KernelW, stride = s.Stride;
-        if (stride == 1 && w <= GatherMaxWidth && khw <= 49 && Avx2.IsSupported && !ForceRuns)
+        if (stride == 1 && ow == w && s.OutH(h) == h && khw <= MaxShiftedTaps && Avx2.IsSupported && !ForceRuns)
         {
-            PackByGather(x, s, h, w, ow, p, k0, kc, j0, panels, dst);
+            PackShifted(x, s, h, w, p, k0, kc, j0, panels, dst);
             return;
         }
         for (int q = 0; q < panels; q++)
@@ -74,51 +74,83 @@ internal static unsafe class Im2ColPacking
         }
     }
 
-    /// <summary>
-    /// Rows at most this wide are packed by gathers: a 32-pixel panel then spans three or more image rows, so the
-    /// run copies below cost several span calls per 32 values (most of a layer3 conv's packing at batch 1).
-    /// </summary>
-    const int GatherMaxWidth = 16;
+    /// <summary>Taps per channel the shifted packer handles (its lane masks live on the stack): up to 7x7.</summary>
+    const int MaxShiftedTaps = 49;
 
-    /// <summary>Tests flip this to pack small images with the run copies as well, to compare the two.</summary>
+    /// <summary>Tests flip this to pack every conv with the run copies, to compare the two packers.</summary>
     internal static bool ForceRuns;
 
     /// <summary>
-    /// Stride-1 packing by masked gathers: for each tap (ky, kx) the panel's 32 source offsets within a channel
-    /// plane (−1 where the tap falls in the padding or the pixel is past the end) are computed once per panel;
-    /// every im2col row is then four 8-lane gathers from its channel plane, masked lanes written as 0.
+    /// Stride 1 with "same" padding (output as large as the input: every 3x3 pad-1 and 1x1 conv of a ResNet).
+    /// Output pixel j and input pixel j + dy·w + dx line up, so the im2col row of tap (dy, dx) for a 32-pixel
+    /// panel is one contiguous 32-float window of the channel plane, shifted by dy·w + dx. Lanes whose tap falls
+    /// in the padding (they would read the neighbouring row or plane) or whose pixel is past the end are masked
+    /// to 0; masked loads neither read nor fault on those lanes, so windows that start before the first plane
+    /// or end after the last are safe. The masks depend only on (panel, tap) and are made once per panel, so an
+    /// im2col row costs two masked loads and two stores. (The run copies this replaces cost several span
+    /// calls per row, a third of a 3x3 conv's time at batch 1.)
     /// </summary>
-    static void PackByGather(float* x, ConvSpec s, int h, int w, int ow, int p, int k0, int kc, int j0, int panels, float* dst)
+    static void PackShifted(float* x, ConvSpec s, int h, int w, int p, int k0, int kc, int j0, int panels, float* dst)
     {
-        int khw = s.KernelH * s.KernelW;
-        int* offsets = stackalloc int[khw * NR];
+        int khw = s.KernelH * s.KernelW, plane = h * w;
+        int* masks = stackalloc int[khw * NR];   // [tap][lane]: -1 where the lane reads the image
+        int* shifts = stackalloc int[khw];
+        int* oy = stackalloc int[NR];
+        int* ox = stackalloc int[NR];
+        for (int r = 0; r < khw; r++)
+        {
+            int ky = r / s.KernelW, kx = r - ky * s.KernelW;
+            shifts[r] = (ky - s.PadTop) * w + (kx - s.PadLeft);
+        }
         for (int q = 0; q < panels; q++)
         {
             int jStart = j0 + q * NR;
+            // Row and column of each lane's pixel; a pixel past the end gets a row no tap brings into the image.
+            int y0 = jStart / w, x0 = jStart - y0 * w;
+            for (int u = 0; u < NR; u++)
+            {
+                oy[u] = jStart + u < p ? y0 : int.MinValue / 2;
+                ox[u] = x0;
+                if (++x0 == w) { x0 = 0; y0++; }
+            }
             for (int r = 0; r < khw; r++)
             {
                 int ky = r / s.KernelW, kx = r - ky * s.KernelW;
-                for (int u = 0; u < NR; u++)
+                var dy = Vector256.Create(ky - s.PadTop);
+                var dx = Vector256.Create(kx - s.PadLeft);
+                var hv = Vector256.Create((uint)h);
+                var wv = Vector256.Create((uint)w);
+                for (int u = 0; u < NR; u += 8)
                 {
-                    int j = jStart + u, oy = j / ow, ox = j - oy * ow;
-                    int iy = oy - s.PadTop + ky, ix = ox - s.PadLeft + kx;
-                    offsets[r * NR + u] = j < p && (uint)iy < (uint)h && (uint)ix < (uint)w ? iy * w + ix : -1;
+                    var inRow = Vector256.LessThan((Vector256.Load(oy + u) + dy).AsUInt32(), hv);
+                    var inCol = Vector256.LessThan((Vector256.Load(ox + u) + dx).AsUInt32(), wv);
+                    (inRow & inCol).AsInt32().Store(masks + r * NR + u);
                 }
             }
             int ci = k0 / khw, tap = k0 - ci * khw;
             float* d = dst + (long)q * kc * NR;
-            var none = Vector256.Create(-1);
-            for (int kk = 0; kk < kc; kk++, d += NR)
+            float* planeStart = x + (long)ci * plane + jStart;
+            if (Avx512F.IsSupported)
             {
-                float* plane = x + (long)ci * h * w;
-                int* o = offsets + tap * NR;
-                for (int g = 0; g < NR; g += 8)
+                for (int kk = 0; kk < kc; kk++, d += NR)
                 {
-                    var idx = Vector256.Load(o + g);
-                    var mask = Avx2.CompareGreaterThan(idx, none).AsSingle();
-                    Avx2.GatherMaskVector256(Vector256<float>.Zero, plane, idx, mask, 4).Store(d + g);
+                    float* src = planeStart + shifts[tap];
+                    int* m = masks + tap * NR;
+                    Avx512F.MaskLoad(src, Vector512.Load(m).AsSingle(), Vector512<float>.Zero).Store(d);
+                    Avx512F.MaskLoad(src + 16, Vector512.Load(m + 16).AsSingle(), Vector512<float>.Zero).Store(d + 16);
+                    if (++tap == khw) { tap = 0; planeStart += plane; }
                 }
-                if (++tap == khw) { tap = 0; ci++; }
+            }
+            else
+            {
+                for (int kk = 0; kk < kc; kk++, d += NR)
+                {
+                    float* src = planeStart + shifts[tap];
+                    int* m = masks + tap * NR;
+                    for (int g = 0; g < NR; g += 8)
+                        Avx.MaskLoad(src + g, Vector256.Load(m + g).AsSingle()).Store(d + g);
+                    if (++tap == khw) { tap = 0; planeStart += plane; }
+                }
             }
         }
     }
