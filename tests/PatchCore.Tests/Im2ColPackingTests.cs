@@ -4,7 +4,8 @@ using PatchCore.Backends.Cpu;
 namespace PatchCore.Tests;
 
 /// <summary>
-/// Both packers (the shifted masked windows for stride-1 "same" convs, and the run copies for everything) must
+/// Every packer (the shifted masked windows for stride-1 "same" convs, the same windows over the four phase planes
+/// for stride-2 convs that halve the image, and the run copies for everything) must
 /// write exactly the panels of the plain im2col definition: row k = (ci, ky, kx), column = output pixel, zero in
 /// the padding and past the last pixel. Outputs are poisoned with NaN first, so an unwritten value fails.
 /// </summary>
@@ -21,8 +22,11 @@ public unsafe class Im2ColPackingTests
     [InlineData(2, 9, 9, 7, 1, 3, 3, 3, 3, 0, 98, 3)]        // 7x7 same: windows that start before the first plane
     [InlineData(3, 10, 12, 3, 1, 0, 0, 0, 0, 0, 27, 4)]      // valid conv (output smaller than input): run copies
     [InlineData(3, 12, 12, 3, 1, 1, 1, 0, 0, 0, 27, 4)]      // asymmetric pads: run copies
-    [InlineData(3, 28, 28, 3, 2, 1, 1, 0, 0, 0, 27, 7)]      // stride 2 (layer2/layer3 downsampling)
-    [InlineData(3, 40, 40, 7, 2, 3, 3, 2, 2, 1, 100, 3)]     // the stem's 7x7 /2 with CNTK's asymmetric pads
+    [InlineData(3, 28, 28, 3, 2, 1, 1, 0, 0, 0, 27, 7)]      // stride 2 (layer2/layer3 downsampling): phases
+    [InlineData(3, 28, 28, 1, 2, 0, 0, 0, 0, 0, 3, 7)]       // the 1x1 /2 downsample: phases
+    [InlineData(3, 40, 40, 7, 2, 3, 3, 2, 2, 1, 100, 3)]     // the stem's 7x7 /2 with CNTK's asymmetric pads: phases
+    [InlineData(2, 15, 13, 3, 2, 1, 1, 1, 1, 0, 18, 2)]      // odd sizes, symmetric pads: phases of unequal size
+    [InlineData(2, 15, 15, 3, 2, 1, 1, 0, 0, 0, 18, 2)]      // odd size whose output is smaller than its even phase: run copies
     public void PanelsEqualTheIm2ColDefinition(int cin, int h, int w, int k, int stride, int pt, int pl, int pb, int pr,
         int firstPixelPanel, int kc, int panels)
     {
@@ -50,12 +54,20 @@ public unsafe class Im2ColPackingTests
         {
             var packed = new float[expected.Length];
             Array.Fill(packed, float.NaN);
-            fixed (float* px = x, pp = packed)
+            Im2ColPacking.ForceRuns = forceRuns;
+            try
             {
-                Im2ColPacking.ForceRuns = forceRuns;
-                try { Im2ColPacking.Pack(px, spec, h, w, ow, pixels, k0, kc, j0, panels, pp); }
-                finally { Im2ColPacking.ForceRuns = false; }
+                bool usesPhases = Im2ColPacking.UsesPhases(spec, h, w);
+                var phases = new float[usesPhases ? Im2ColPacking.PhaseLength(spec, h, w) : 0];
+                Array.Fill(phases, float.NaN); // cells no tap reads stay NaN
+                fixed (float* px = x, pp = packed, ph = phases)
+                {
+                    if (usesPhases)
+                        for (int ci = 0; ci < cin; ci++) Im2ColPacking.SplitPhases(px, spec, h, w, ci, ph);
+                    Im2ColPacking.Pack(px, usesPhases ? ph : null, spec, h, w, ow, pixels, k0, kc, j0, panels, pp);
+                }
             }
+            finally { Im2ColPacking.ForceRuns = false; }
             Assert.DoesNotContain(packed, float.IsNaN);
             Assert.Equal(expected, packed);
         }

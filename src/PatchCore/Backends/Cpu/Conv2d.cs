@@ -82,7 +82,7 @@ public sealed partial class CpuBackend
     {
         public required CpuConv Conv;
         public required float[] X, Y;
-        public float[]? Res;
+        public float[]? Res, Phases;
         public bool Relu;
         public int H, W, OW, P, PixelPanels, ColBlocks, PanelsPerCol, RowBlocks, PanelsPerRow, KBlocks, Kc;
     }
@@ -124,11 +124,36 @@ public sealed partial class CpuBackend
         // costs little and balances the odd panel counts of small images.
         int pixelTiles = n * job.ColBlocks;
         int tiles = pixelTiles * job.RowBlocks;
-        if (tiles == 1 || Threads == 1)
-            for (int t = 0; t < tiles; t++) FusedTile(job, t);
-        else
-            Team.For(tiles, t => FusedTile(job, t));
+        HostDeviceTensor? phases = null;
+        try
+        {
+            if (Im2ColPacking.UsesPhases(s, h, w))
+            {
+                phases = HostMemory.Rent([n, (int)Im2ColPacking.PhaseLength(s, h, w)]);
+                job.Phases = phases.Data;
+                ParallelFor(n * s.InChannels, i => SplitPhases(job, i));
+            }
+            ParallelFor(tiles, t => FusedTile(job, t));
+        }
+        finally { phases?.Dispose(); }
         return y;
+    }
+
+    void ParallelFor(int count, Action<int> body)
+    {
+        if (count == 1 || Threads == 1)
+            for (int i = 0; i < count; i++) body(i);
+        else
+            Team.For(count, body);
+    }
+
+    static unsafe void SplitPhases(ConvJob j, int index)
+    {
+        var s = j.Conv.Spec;
+        int img = index / s.InChannels, ci = index - img * s.InChannels;
+        long length = Im2ColPacking.PhaseLength(s, j.H, j.W);
+        fixed (float* xp = j.X, pp = j.Phases)
+            Im2ColPacking.SplitPhases(xp + (long)img * s.InChannels * j.H * j.W, s, j.H, j.W, ci, pp + img * length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -142,11 +167,12 @@ public sealed partial class CpuBackend
         var pack = ArrayPool<float>.Shared.Rent(j.Kc * panels * NR);
         try
         {
-            fixed (float* xp = j.X, bp = pack)
+            fixed (float* xp = j.X, bp = pack, pp = j.Phases)
                 for (int kb = 0; kb < j.KBlocks; kb++)
                 {
                     int k0 = kb * j.Kc, kc = Math.Min(j.Kc, j.Conv.K - k0);
-                    Im2ColPacking.Pack(xp + (long)img * s.InChannels * j.H * j.W, s, j.H, j.W, j.OW, j.P, k0, kc, q0 * NR, panels, bp);
+                    float* phases = pp == null ? null : pp + img * Im2ColPacking.PhaseLength(s, j.H, j.W);
+                    Im2ColPacking.Pack(xp + (long)img * s.InChannels * j.H * j.W, phases, s, j.H, j.W, j.OW, j.P, k0, kc, q0 * NR, panels, bp);
                     Block(j, img, kb, kc, bp, q0, panels, pnl0, pnl1);
                 }
         }
