@@ -20,9 +20,11 @@ public class BackendOpsConvTests
         { 1, 64, 36, 3, 1, [1, 1, 1, 1], 20, 20, true, true },   // K = 576: several k blocks
         { 1, 8, 8, 3, 1, [1, 2, 0, 1], 40, 41, false, true },    // many pixel panels, lopsided pads
         { 2, 5, 9, 5, 3, [2, 0, 1, 2], 23, 19, true, true },     // stride 3, 5x5, odd everything
-        { 1, 4, 8, 3, 2, [1, 1, 0, 0], 9, 80, false, true },     // wide rows: the vector stride-2 gather
+        { 1, 4, 8, 3, 2, [1, 1, 0, 0], 9, 80, false, true },     // wide rows: the vector stride-2 run copy (pads make it the run path)
         { 1, 64, 16, 3, 1, [1, 1, 1, 1], 56, 56, true, true },   // 5 pixel blocks rounded up to 6 for 2 threads
-        { 1, 24, 20, 3, 1, [1, 1, 1, 1], 14, 14, true, true },   // layer3-like at batch 1: 7 pixel panels, channels split, partial last panel
+        { 1, 24, 20, 3, 1, [1, 1, 1, 1], 14, 14, true, true },
+        { 1, 3, 16, 7, 2, [3, 3, 2, 2], 38, 38, false, true },   // the stem at an even size: packed from the phase planes
+        { 2, 24, 16, 3, 2, [1, 1, 0, 0], 16, 16, true, false },  // 3x3 /2 halving the image: phase planes, residual   // layer3-like at batch 1: 7 pixel panels, channels split, partial last panel
     };
 
     [Theory]

@@ -7,7 +7,9 @@ namespace PatchCore.Backends.Cpu;
 /// Packs the GEMM's right-hand side straight from the NCHW input: rows k = (ci, ky, kx) of the im2col
 /// matrix, columns = output pixels, laid out as panels [panel][k][NR] that the microkernel streams.
 /// No full im2col matrix is ever built; padded cells and columns past the image are written as zeros.
-/// Stride 1 copies contiguous runs of input rows (the common case, and the 1x1 convs are plain copies).
+/// Three ways, fastest first: shifted windows of the input (stride-1 convs whose output is as large as the
+/// input), shifted windows of the input's phase planes (stride-2 convs that halve it), and copies of runs of
+/// input rows (everything else, and machines without AVX2).
 /// </summary>
 internal static unsafe class Im2ColPacking
 {
