@@ -35,6 +35,13 @@ public class CudaGpuTests
         }
     }
 
+    [Fact]
+    public void WholeRunGivesTheCpuBackendsScores()
+    {
+        var b = Backend();
+        lock (b) WholeRunComparison.AssertMatchesCpu(b);
+    }
+
     [Theory]
     [MemberData(nameof(ConvOps))]
     public void Tf32ConvolutionsWithinTf32Tolerance(string op)

@@ -37,6 +37,10 @@ public class GpuBackendTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuA
         Assert.True(row.Pass, row.ToString());
     }
 
+    /// <summary>The whole-run criterion (<see cref="WholeRunComparison"/>) on the CPU accelerator.</summary>
+    [Fact]
+    public void WholeRunGivesTheCpuBackendsScores() => WholeRunComparison.AssertMatchesCpu(_gpu);
+
     [Fact]
     public void NearestNeighboursChunkedOverQueriesAndDatabase()
     {

@@ -38,6 +38,9 @@ public class GpuCudaTests(CudaDeviceFixture fixture) : IClassFixture<CudaDeviceF
     }
 
     [Fact]
+    public void WholeRunGivesTheCpuBackendsScores() => WholeRunComparison.AssertMatchesCpu(RequireCuda());
+
+    [Fact]
     public void KernelBenchRunsOnCuda()
     {
         var gpu = RequireCuda();
