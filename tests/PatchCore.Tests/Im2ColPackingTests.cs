@@ -51,10 +51,12 @@ public unsafe class Im2ColPackingTests
         }
 
         foreach (bool forceRuns in new[] { false, true })
+        foreach (bool avx2 in new[] { false, true }) // the AVX2 masked loads, on machines that have AVX-512 too
         {
             var packed = new float[expected.Length];
             Array.Fill(packed, float.NaN);
             Im2ColPacking.ForceRuns = forceRuns;
+            GemmKernel.ForceVector256 = avx2;
             try
             {
                 bool usesPhases = Im2ColPacking.UsesPhases(spec, h, w);
@@ -67,7 +69,7 @@ public unsafe class Im2ColPackingTests
                     Im2ColPacking.Pack(px, usesPhases ? ph : null, spec, h, w, ow, pixels, k0, kc, j0, panels, pp);
                 }
             }
-            finally { Im2ColPacking.ForceRuns = false; }
+            finally { Im2ColPacking.ForceRuns = false; GemmKernel.ForceVector256 = false; }
             Assert.DoesNotContain(packed, float.IsNaN);
             Assert.Equal(expected, packed);
         }

@@ -177,7 +177,7 @@ internal static unsafe class Im2ColPacking
             int ci = k0 / khw, tap = k0 - ci * khw;
             float* d = dst + (long)q * kc * NR;
             float* planeStart = src + ci * plane + jStart;
-            if (Avx512F.IsSupported)
+            if (Avx512F.IsSupported && !GemmKernel.ForceVector256) // tests force the AVX2 path with the GEMM's switch
             {
                 for (int kk = 0; kk < kc; kk++, d += NR)
                 {
