@@ -3,7 +3,7 @@
 pcnative's, on equal terms (docs/RESULTS.md, "Seed spread").
 
 Everything but the draw is fixed: the features (tools/official_check.py's PyTorch pipeline, equal to pcnative's to
-6e-6, cached as .npy), the approximate greedy loop (official_check.coreset), the nearest-neighbour scores, the maps
+6e-6, cached as .npy), the approximate greedy loop (official_check.greedy), the nearest-neighbour scores, the maps
 and the metrics. A draw is PROJECTION+STARTS:SEED with
     tp  the official projection: torch.manual_seed(seed), an untrained torch.nn.Linear(D, 128) (uniform entries)
     op  pcnative's default projection: SplitMix64(seed), Box-Muller Gaussian entries / sqrt(128)
@@ -69,20 +69,6 @@ def official_draw(n, d, seed, starts=10):
     return proj, np.random.choice(n, starts, replace=False)
 
 
-def greedy(z, starts, count):
-    """official_check.coreset's loop on given projections and start rows."""
-    zn = (z * z).sum(1)
-    d = (zn[:, None] - 2 * z @ z[starts].T + zn[starts][None]).clamp(min=0).sqrt().mean(1)
-    sel = []
-    with torch.no_grad():
-        for _ in range(count):
-            i = int(torch.argmax(d))
-            sel.append(i)
-            di = (zn - 2 * (z @ z[i]) + zn[i]).clamp_(min=0).sqrt_()
-            torch.minimum(d, di, out=d)
-    return np.array(sel)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('onnx'); ap.add_argument('root'); ap.add_argument('category'); ap.add_argument('percent', type=float)
@@ -128,7 +114,7 @@ def main():
         w_pc, s_pc = pcnative_draw(n, d, seed, uniform=(p == 'ou'))
         with torch.no_grad():
             z = (proj(ftrain) if p == 'tp' else ftrain @ w_pc).contiguous()
-        sel = greedy(z, s_off if st == 'ts' else s_pc, count)
+        sel = oc.greedy(z, s_off if st == 'ts' else s_pc, count)
         patch = oc.nearest(ftest, ftrain[sel]).reshape(len(test), -1)
         g = int(round(patch.shape[1] ** 0.5))
         maps = F.interpolate(patch.reshape(-1, 1, g, g), size=(224, 224), mode='bilinear', align_corners=False)

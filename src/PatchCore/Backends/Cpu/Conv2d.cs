@@ -168,13 +168,16 @@ public sealed partial class CpuBackend
         try
         {
             fixed (float* xp = j.X, bp = pack, pp = j.Phases)
+            {
+                float* image = xp + (long)img * s.InChannels * j.H * j.W;
+                float* phases = pp == null ? null : pp + img * Im2ColPacking.PhaseLength(s, j.H, j.W);
                 for (int kb = 0; kb < j.KBlocks; kb++)
                 {
                     int k0 = kb * j.Kc, kc = Math.Min(j.Kc, j.Conv.K - k0);
-                    float* phases = pp == null ? null : pp + img * Im2ColPacking.PhaseLength(s, j.H, j.W);
-                    Im2ColPacking.Pack(xp + (long)img * s.InChannels * j.H * j.W, phases, s, j.H, j.W, j.OW, j.P, k0, kc, q0 * NR, panels, bp);
+                    Im2ColPacking.Pack(image, phases, s, j.H, j.W, j.OW, j.P, k0, kc, q0 * NR, panels, bp);
                     Block(j, img, kb, kc, bp, q0, panels, pnl0, pnl1);
                 }
+            }
         }
         finally { ArrayPool<float>.Shared.Return(pack); }
     }

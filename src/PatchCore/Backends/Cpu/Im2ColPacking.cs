@@ -22,8 +22,10 @@ internal static unsafe class Im2ColPacking
     /// (oy + ⌊(ky − padTop)/2⌋, ox + ⌊(kx − padLeft)/2⌋), which is a shifted window again.
     /// </summary>
     public static bool UsesPhases(ConvSpec s, int h, int w) =>
-        s.Stride == 2 && (h + 1) / 2 <= s.OutH(h) && (w + 1) / 2 <= s.OutW(w) && s.KernelH * s.KernelW <= MaxShiftedTaps
-        && Avx2.IsSupported && !ForceRuns;
+        s.Stride == 2 && (h + 1) / 2 <= s.OutH(h) && (w + 1) / 2 <= s.OutW(w) && WindowsAvailable(s);
+
+    /// <summary>The window packer can run: taps fit its stack masks, the CPU has masked loads, tests did not forbid it.</summary>
+    static bool WindowsAvailable(ConvSpec s) => s.KernelH * s.KernelW <= MaxShiftedTaps && Avx2.IsSupported && !ForceRuns;
 
     /// <summary>Floats of one image's phase planes: [4][Cin][OutH x OutW].</summary>
     public static long PhaseLength(ConvSpec s, int h, int w) => 4L * s.InChannels * s.OutH(h) * s.OutW(w);
@@ -52,7 +54,7 @@ internal static unsafe class Im2ColPacking
     public static void Pack(float* x, float* phases, ConvSpec s, int h, int w, int ow, int p, int k0, int kc, int j0, int panels, float* dst)
     {
         int khw = s.KernelH * s.KernelW, stride = s.Stride;
-        if (stride == 1 && ow == w && s.OutH(h) == h && khw <= MaxShiftedTaps && Avx2.IsSupported && !ForceRuns)
+        if (stride == 1 && ow == w && s.OutH(h) == h && WindowsAvailable(s))
         {
             PackWindows(x, s, h, w, p, k0, kc, j0, panels, dst);
             return;
