@@ -6,7 +6,9 @@ typedef unsigned long long u64;
 #define PC_INT_MAX 2147483647
 
 // fp16 storage as raw 16-bit patterns, converted with the PTX instructions cuda_fp16.h itself uses
-// (round-to-nearest-even), so no header is needed.
+// (round-to-nearest-even), so no header is needed. PC_HOST_EMULATION: the CUDA emulator of the tests
+// (tests/CudaEmulator) compiles these sources for the CPU, where the same conversions are C++.
+#ifndef PC_HOST_EMULATION
 __device__ __forceinline__ float pc_half_to_float(unsigned short h)
 {
     float f;
@@ -19,6 +21,10 @@ __device__ __forceinline__ unsigned short pc_float_to_half(float f)
     asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
     return h;
 }
+#else
+__device__ __forceinline__ float pc_half_to_float(unsigned short h) { return pc_emu_half_to_float(h); }
+__device__ __forceinline__ unsigned short pc_float_to_half(float f) { return pc_emu_float_to_half(f); }
+#endif
 __device__ __forceinline__ float pc_load(const float* p, i64 i) { return p[i]; }
 __device__ __forceinline__ float pc_load(const unsigned short* p, i64 i) { return pc_half_to_float(p[i]); }
 

@@ -61,15 +61,19 @@ public sealed unsafe partial class CudaBackend : IBackend, IPoisonableBackend, I
 
     /// <summary>
     /// Starts the backend on device 0, or says in one line why it cannot (no driver, no device, libraries not
-    /// found, too little memory, kernels that do not compile). Never throws for these.
+    /// found, too little memory, kernels that do not compile). Never throws for these. `libraryFolder`: take
+    /// libcuda, libnvrtc and libcublas from that folder only (the tests' CUDA emulator, tests/CudaEmulator);
+    /// `kernelCache`: where compiled kernels are cached (default <see cref="KernelSource.DefaultCacheFolder"/>).
     /// </summary>
-    public static bool TryCreate(bool allowTf32, out CudaBackend? backend, out string reason)
+    public static bool TryCreate(bool allowTf32, out CudaBackend? backend, out string reason, string? libraryFolder = null,
+                                 string? kernelCache = null)
     {
         backend = null;
         try
         {
-            var folders = LibraryProbe.ExistingFolders();
-            var cu = Driver.TryLoad(folders, out reason);
+            bool search = libraryFolder == null;
+            var folders = search ? LibraryProbe.ExistingFolders() : [libraryFolder!];
+            var cu = Driver.TryLoad(folders, out reason, bareNames: search);
             if (cu == null) return false;
             int r = cu.cuInit(0);
             if (r != 0)
@@ -85,11 +89,11 @@ public sealed unsafe partial class CudaBackend : IBackend, IPoisonableBackend, I
             int drv;
             cu.Check(cu.cuDriverGetVersion(&drv), "cuDriverGetVersion");
             var majors = LibraryProbe.MajorsFor(drv);
-            var nvrtc = Nvrtc.TryLoad(folders, out reason, majors);
+            var nvrtc = Nvrtc.TryLoad(folders, out reason, majors, bareNames: search);
             if (nvrtc == null) { reason += $" (driver supports CUDA {drv / 1000}.{drv % 1000 / 10})"; return false; }
-            var blas = Cublas.TryLoad(folders, out reason, majors);
+            var blas = Cublas.TryLoad(folders, out reason, majors, bareNames: search);
             if (blas == null) { reason += $" (driver supports CUDA {drv / 1000}.{drv % 1000 / 10})"; return false; }
-            backend = new CudaBackend(cu, nvrtc, blas, allowTf32);
+            backend = new CudaBackend(cu, nvrtc, blas, allowTf32, kernelCache ?? KernelSource.DefaultCacheFolder);
             long free = backend.FreeMemory();
             if (free < MinFreeBytes)
             {
@@ -111,7 +115,7 @@ public sealed unsafe partial class CudaBackend : IBackend, IPoisonableBackend, I
         }
     }
 
-    CudaBackend(Driver cu, Nvrtc nvrtc, Cublas blas, bool allowTf32)
+    CudaBackend(Driver cu, Nvrtc nvrtc, Cublas blas, bool allowTf32, string kernelCache)
     {
         _cu = cu;
         _nvrtc = nvrtc;
@@ -146,16 +150,15 @@ public sealed unsafe partial class CudaBackend : IBackend, IPoisonableBackend, I
         int blasVersion;
         _blas.Check(_blas.cublasGetVersion_v2(handle, &blasVersion), "cublasGetVersion_v2");
         var (nvMajor, nvMinor) = nvrtc.Version();
-        LoadModules($"{nvMajor}.{nvMinor}");
+        LoadModules($"{nvMajor}.{nvMinor}", kernelCache);
         Description = $"CUDA: {DeviceName} (sm_{major}{minor}, {sms} SMs, {TotalMemory / (1L << 30)} GiB), driver {drv / 1000}.{drv % 1000 / 10}, " +
                       $"NVRTC {nvMajor}.{nvMinor}, cuBLAS {blasVersion}, TF32 {(allowTf32 ? "on" : "off")}";
     }
 
-    void LoadModules(string nvrtcVersion)
+    void LoadModules(string nvrtcVersion, string cache)
     {
         var options = KernelSource.Options(ComputeMajor, ComputeMinor);
         string arch = $"sm_{ComputeMajor}{ComputeMinor}";
-        string cache = KernelSource.DefaultCacheFolder;
         foreach (var m in Modules)
         {
             string src = KernelSource.Load(KernelSource.DefaultFolder, m);

@@ -49,9 +49,9 @@ public sealed unsafe class Cublas
     nint Get(string name) =>
         NativeLibrary.TryGetExport(_lib, name, out var p) ? p : throw new CudaException($"{Path} lacks the export {name}");
 
-    public static Cublas? TryLoad(IReadOnlyList<string> folders, out string reason, IReadOnlyList<int>? majors = null)
+    public static Cublas? TryLoad(IReadOnlyList<string> folders, out string reason, IReadOnlyList<int>? majors = null, bool bareNames = true)
     {
-        if (LibraryProbe.Load("libcublas", folders, ["libcublasLt"], out var h, out var from, majors))
+        if (LibraryProbe.Load("libcublas", folders, ["libcublasLt"], out var h, out var from, majors, bareNames))
         {
             try { reason = ""; return new Cublas(h, from); }
             catch (CudaException e) { reason = e.Message; return null; }

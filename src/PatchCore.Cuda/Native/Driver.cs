@@ -94,11 +94,12 @@ public sealed unsafe class Driver
         : throw new CudaException($"{Path} lacks the export {name} (driver too old?)");
 
     /// <summary>Loads the driver (libcuda.so.1 from the loader's path or the usual folders); null with a reason if absent.</summary>
-    public static Driver? TryLoad(IReadOnlyList<string> folders, out string reason)
+    public static Driver? TryLoad(IReadOnlyList<string> folders, out string reason, bool bareNames = true)
     {
         foreach (var c in new[] { "libcuda.so.1", "libcuda.so" }
                      .SelectMany(n => new[] { n }.Concat(folders.Select(f => System.IO.Path.Combine(f, n)))))
         {
+            if (!bareNames && !c.Contains('/')) continue;
             if (c.Contains('/') && !File.Exists(c)) continue;
             if (NativeLibrary.TryLoad(c, out var h))
             {
@@ -106,7 +107,7 @@ public sealed unsafe class Driver
                 catch (CudaException e) { reason = e.Message; return null; }
             }
         }
-        reason = "libcuda.so.1 not found (no NVIDIA driver on this machine)";
+        reason = bareNames ? "libcuda.so.1 not found (no NVIDIA driver on this machine)" : $"libcuda.so.1 not found in {string.Join(", ", folders)}";
         return null;
     }
 

@@ -121,14 +121,16 @@ public static class LibraryProbe
     /// Loads the first candidate that the loader accepts. `companions` are libraries that the found one needs and
     /// that sit beside it (libcublasLt for libcublas, libnvrtc-builtins for libnvrtc): loading them first from the
     /// same folder lets the dynamic linker satisfy the dependency by soname even when that folder is not on the
-    /// loader's path. Returns the handle and the path (or bare name) it came from.
+    /// loader's path. Returns the handle and the path (or bare name) it came from. `bareNames` false: only files in
+    /// `folders` (the tests' CUDA emulator must not be mistaken for, or lose to, an installed CUDA).
     /// </summary>
     public static bool Load(string stem, IReadOnlyList<string> folders, string[] companions, out nint handle, out string from,
-                            IReadOnlyList<int>? majors = null)
+                            IReadOnlyList<int>? majors = null, bool bareNames = true)
     {
         foreach (var candidate in Candidates(stem, majors ?? Majors, folders))
         {
             bool bare = !candidate.Contains('/');
+            if (bare && !bareNames) continue;
             if (!bare && !File.Exists(candidate)) continue;
             if (!bare) LoadCompanions(Path.GetDirectoryName(candidate)!, companions);
             if (NativeLibrary.TryLoad(candidate, out handle))

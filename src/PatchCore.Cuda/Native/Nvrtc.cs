@@ -38,9 +38,9 @@ public sealed unsafe class Nvrtc
     nint Get(string name) =>
         NativeLibrary.TryGetExport(_lib, name, out var p) ? p : throw new CudaException($"{Path} lacks the export {name}");
 
-    public static Nvrtc? TryLoad(IReadOnlyList<string> folders, out string reason, IReadOnlyList<int>? majors = null)
+    public static Nvrtc? TryLoad(IReadOnlyList<string> folders, out string reason, IReadOnlyList<int>? majors = null, bool bareNames = true)
     {
-        if (LibraryProbe.Load("libnvrtc", folders, ["libnvrtc-builtins"], out var h, out var from, majors))
+        if (LibraryProbe.Load("libnvrtc", folders, ["libnvrtc-builtins"], out var h, out var from, majors, bareNames))
         {
             try { reason = ""; return new Nvrtc(h, from); }
             catch (CudaException e) { reason = e.Message; return null; }

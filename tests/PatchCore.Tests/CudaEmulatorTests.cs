@@ -1,0 +1,292 @@
+using System.Diagnostics;
+using PatchCore.Backends;
+using PatchCore.Cuda;
+
+namespace PatchCore.Tests;
+
+/// <summary>
+/// Builds the CUDA emulator (tests/CudaEmulator: libcuda, libnvrtc and libcublas stand-ins that run kernels/*.cu
+/// on the CPU, one fiber per CUDA thread) and starts the native CUDA backend on it, once per test run. Needs only
+/// g++; without one the tests skip and say so.
+/// </summary>
+public sealed class CudaEmulatorFixture : IDisposable
+{
+    public CudaBackend? Backend { get; }
+    public string Reason { get; } = "";
+    public string Folder { get; }
+
+    public CudaEmulatorFixture()
+    {
+        Folder = TestPaths.TempDir();
+        var script = Path.Combine(TestPaths.RepoRoot, "tests", "CudaEmulator", "build.sh");
+        var psi = new ProcessStartInfo("bash", [script, Path.Combine(Folder, "lib")]) { RedirectStandardError = true, RedirectStandardOutput = true };
+        using var p = Process.Start(psi)!;
+        string err = p.StandardError.ReadToEnd() + p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+        {
+            Reason = "CUDA emulator not built: " + err.Trim().Split('\n')[0];
+            return;
+        }
+        if (!CudaBackend.TryCreate(false, out var b, out var reason, Path.Combine(Folder, "lib"), Path.Combine(Folder, "cache")))
+            throw new InvalidOperationException("the CUDA backend does not start on the emulator: " + reason);
+        Backend = b;
+    }
+
+    public CudaBackend Get()
+    {
+        if (Backend == null) Assert.Skip(Reason);
+        return Backend!;
+    }
+
+    public void Dispose()
+    {
+        Backend?.Dispose();
+        try { Directory.Delete(Folder, recursive: true); } catch (IOException) { }
+    }
+}
+
+/// <summary>One emulator for both classes below, which then run one after the other (the driver's sticky error
+/// is process-wide, like a GPU context's).</summary>
+[CollectionDefinition("cuda emulator")]
+public sealed class CudaEmulatorCollection : ICollectionFixture<CudaEmulatorFixture>;
+
+/// <summary>
+/// The native CUDA backend, host code and kernels/*.cu alike, on the CUDA emulator in CI: every op against the
+/// reference backend at the tiny sizes (fresh random inputs, NaN-poisoned outputs, the same tolerances as on a
+/// GPU), the TF32 path (the emulated cuBLAS rounds its inputs to TF32), and the whole-run comparison with the cpu
+/// backend. The emulator also checks what a GPU would not report clearly: copies outside an allocation, reads
+/// past an allocation's end (guard page), __syncthreads after some threads exited, deadlocked barriers, shuffles
+/// from exited lanes, a cuBLAS leading dimension smaller than its matrix. What it cannot show: speed, races
+/// between blocks (blocks run one after another), and the GPU's own float rounding (FMA contraction).
+/// </summary>
+[Collection("cuda emulator")]
+public class CudaEmulatorTests(CudaEmulatorFixture fixture)
+{
+    public static TheoryData<string> Ops => new(BackendSelfCheck.OpNames);
+    public static TheoryData<string> ConvOps => new(BackendSelfCheck.ConvOpNames);
+
+    [Theory]
+    [MemberData(nameof(Ops))]
+    public void OpMatchesReference(string op)
+    {
+        var b = fixture.Get();
+        lock (b)
+        {
+            var r = BackendSelfCheck.RunOne(b, op, SelfCheckSize.Tiny, seed: 77);
+            Assert.True(r.Pass, r.ToString());
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(ConvOps))]
+    public void Tf32ConvolutionsWithinTf32Tolerance(string op)
+    {
+        var b = fixture.Get();
+        lock (b)
+        {
+            b.AllowTf32 = true;
+            try
+            {
+                var r = BackendSelfCheck.RunOne(b, op, SelfCheckSize.Tiny, seed: 78, tf32: true);
+                Assert.True(r.Pass, r.ToString());
+            }
+            finally { b.AllowTf32 = false; }
+        }
+    }
+
+    [Fact]
+    public void WholeRunGivesTheCpuBackendsScores()
+    {
+        var b = fixture.Get();
+        lock (b) WholeRunComparison.AssertMatchesCpu(b);
+    }
+
+    [Fact]
+    public void DescriptionNamesTheEmulator()
+    {
+        var b = fixture.Get();
+        Assert.Contains("CUDA emulator", b.Description);
+        Assert.Contains("sm_80", b.Description);
+        Assert.True(b.FreeMemory() > 0);
+    }
+}
+
+/// <summary>
+/// The emulator's own checks, each provoked on purpose through our bindings (a small kernel compiled by the
+/// emulated NVRTC and launched through the driver API): if one stopped working, the backend tests above could
+/// no longer catch that kind of bug. The collection runs its tests one at a time, so the sticky error each
+/// provokes is cleared before the next test touches the backend.
+/// </summary>
+[Collection("cuda emulator")]
+public unsafe class CudaEmulatorSelfTests(CudaEmulatorFixture fixture)
+{
+    const int LaunchFailed = 719, InvalidValue = 1;
+
+    (PatchCore.Cuda.Native.Driver Cu, nint Lib) Driver()
+    {
+        fixture.Get();
+        string folder = Path.Combine(fixture.Folder, "lib");
+        var cu = PatchCore.Cuda.Native.Driver.TryLoad([folder], out var reason, bareNames: false) ?? throw new InvalidOperationException(reason);
+        return (cu, System.Runtime.InteropServices.NativeLibrary.Load(Path.Combine(folder, "libcuda.so.1")));
+    }
+
+    /// <summary>Compiles and runs `kernel` (one float* argument, n floats) on one block of `threads`; the launch
+    /// status at the next synchronisation and the driver's error text.</summary>
+    (int Status, string Text) Launch(string source, string kernel, int threads, int n)
+    {
+        var (cu, lib) = Driver();
+        var b = fixture.Get();
+        lock (b)
+        {
+            var nvrtc = PatchCore.Cuda.Native.Nvrtc.TryLoad([Path.Combine(fixture.Folder, "lib")], out var why, bareNames: false)
+                        ?? throw new InvalidOperationException(why);
+            byte[] image = nvrtc.CompileToCubin(source, "selftest.cu", KernelSource.Options(8, 0));
+            nint module, function;
+            fixed (byte* p = image) cu.Check(cu.cuModuleLoadData(&module, p), "cuModuleLoadData");
+            var name = System.Text.Encoding.ASCII.GetBytes(kernel + "\0");
+            fixed (byte* p = name) cu.Check(cu.cuModuleGetFunction(&function, module, p), "cuModuleGetFunction");
+            ulong buffer;
+            cu.Check(cu.cuMemAlloc_v2(&buffer, (nuint)(n * 4)), "cuMemAlloc_v2");
+            ulong arg = buffer;
+            void* argp = &arg;
+            int launch = cu.cuLaunchKernel(function, 1, 1, 1, (uint)threads, 1, 1, 0, 0, &argp, null);
+            int status = launch != 0 ? launch : cu.cuCtxSynchronize();
+            string text = cu.ErrorString(status) ?? "";
+            var reset = (delegate* unmanaged<void>)System.Runtime.InteropServices.NativeLibrary.GetExport(lib, "pc_emu_reset_sticky_error");
+            reset();
+            cu.Check(cu.cuMemFree_v2(buffer), "cuMemFree_v2");
+            cu.Check(cu.cuModuleUnload(module), "cuModuleUnload");
+            return (status, text);
+        }
+    }
+
+    [Fact]
+    public void ACorrectKernelRuns()
+    {
+        var (status, text) = Launch("""
+            extern "C" __global__ void fill(float* x)
+            {
+                __syncthreads();
+                float v = __shfl_xor_sync(0xffffffffu, (float)threadIdx.x, 1);
+                x[threadIdx.x] = v;
+            }
+            """, "fill", 64, 64);
+        Assert.True(status == 0, text);
+    }
+
+    [Fact]
+    public void SyncthreadsAfterOtherThreadsExitedFails()
+    {
+        var (status, text) = Launch("""
+            extern "C" __global__ void k(float* x)
+            {
+                if (threadIdx.x >= 16) return;
+                __syncthreads();
+                x[threadIdx.x] = 1.f;
+            }
+            """, "k", 64, 64);
+        Assert.Equal(LaunchFailed, status);
+        Assert.Contains("__syncthreads reached by 16 threads", text);
+    }
+
+    [Fact]
+    public void BarriersThatNeverMeetAreADeadlock()
+    {
+        var (status, text) = Launch("""
+            extern "C" __global__ void k(float* x)
+            {
+                float v = 1.f;
+                if (threadIdx.x < 16) __syncthreads();                // half a warp waits for the block,
+                else v = __shfl_down_sync(0xffffffffu, v, 1);          // the other half for the whole warp
+                x[threadIdx.x] = v;
+            }
+            """, "k", 32, 32);
+        Assert.Equal(LaunchFailed, status);
+        Assert.Contains("deadlock", text);
+    }
+
+    [Fact]
+    public void ShuffleFromAnExitedLaneFails()
+    {
+        var (status, text) = Launch("""
+            extern "C" __global__ void k(float* x)
+            {
+                if (threadIdx.x >= 16) return;
+                x[threadIdx.x] = __shfl_down_sync(0xffffffffu, 2.f, 16);
+            }
+            """, "k", 32, 32);
+        Assert.Equal(LaunchFailed, status);
+        Assert.Contains("has exited", text);
+    }
+
+    [Fact]
+    public void ReadingOneFloatPastTheEndFails()
+    {
+        var (status, text) = Launch("""
+            extern "C" __global__ void k(float* x)
+            {
+                x[threadIdx.x] = x[threadIdx.x + 1] + 1.f;
+            }
+            """, "k", 32, 32);
+        Assert.Equal(LaunchFailed, status);
+        Assert.Contains("past the end of an allocation", text);
+    }
+
+    [Fact]
+    public void CopyOutsideAnAllocationIsRejected()
+    {
+        var (cu, _) = Driver();
+        lock (fixture.Get())
+        {
+            ulong p;
+            cu.Check(cu.cuMemAlloc_v2(&p, 16), "cuMemAlloc_v2");
+            var host = new float[4];
+            fixed (float* h = host)
+            {
+                Assert.Equal(0, cu.cuMemcpyHtoD_v2(p, h, 16));
+                Assert.Equal(InvalidValue, cu.cuMemcpyHtoD_v2(p + 4, h, 16));
+                Assert.Equal(InvalidValue, cu.cuMemcpyDtoH_v2(h, p + 8, 12));
+            }
+            Assert.Equal(InvalidValue, cu.cuMemsetD32_v2(p, 0, 5));
+            cu.Check(cu.cuMemFree_v2(p), "cuMemFree_v2");
+            Assert.Equal(InvalidValue, cu.cuMemFree_v2(p));
+        }
+    }
+
+    [Fact]
+    public void CublasRejectsALeadingDimensionSmallerThanTheMatrix()
+    {
+        var (cu, _) = Driver();
+        lock (fixture.Get())
+        {
+            var blas = PatchCore.Cuda.Native.Cublas.TryLoad([Path.Combine(fixture.Folder, "lib")], out var why, bareNames: false)
+                       ?? throw new InvalidOperationException(why);
+            nint h;
+            blas.Check(blas.cublasCreate_v2(&h), "cublasCreate_v2");
+            ulong a, b, c;
+            cu.Check(cu.cuMemAlloc_v2(&a, 6 * 4), "cuMemAlloc_v2");
+            cu.Check(cu.cuMemAlloc_v2(&b, 6 * 4), "cuMemAlloc_v2");
+            cu.Check(cu.cuMemAlloc_v2(&c, 4 * 4), "cuMemAlloc_v2");
+            float one = 1, zero = 0;
+            // C [2x2] = A [2x3] B [3x2], column-major: lda = 2, ldb = 3, ldc = 2 is right; lda = 1 is not.
+            Assert.Equal(0, blas.cublasSgemm_v2(h, 0, 0, 2, 2, 3, &one, a, 2, b, 3, &zero, c, 2));
+            Assert.Equal(7, blas.cublasSgemm_v2(h, 0, 0, 2, 2, 3, &one, a, 1, b, 3, &zero, c, 2));
+            Assert.Equal(7, blas.cublasSgemm_v2(h, 1, 0, 2, 2, 3, &one, a, 2, b, 3, &zero, c, 2)); // Aᵀ stored [3x2] needs lda ≥ 3
+            blas.Check(blas.cublasDestroy_v2(h), "cublasDestroy_v2");
+            foreach (var p in new[] { a, b, c }) cu.Check(cu.cuMemFree_v2(p), "cuMemFree_v2");
+        }
+    }
+
+    sealed class Box { public int Value; }
+
+    [Fact]
+    public void ManagedNullReferencesStillWorkUnderTheEmulatorsFaultHandler()
+    {
+        // The emulated driver installs a SIGSEGV handler in this process; faults outside its own memory must
+        // reach the .NET runtime's handler, which turns a null dereference into NullReferenceException.
+        fixture.Get();
+        Box? box = Environment.TickCount == int.MinValue ? new Box() : null;
+        Assert.Throws<NullReferenceException>(() => box!.Value++);
+    }
+}
