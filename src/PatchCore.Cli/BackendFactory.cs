@@ -10,10 +10,17 @@ namespace PatchCore.Cli;
 /// The one place that names concrete backends. `auto` takes cuda, then gpu (ILGPU) on a CUDA device, then cpu,
 /// and says which and why (on stderr, so stdout stays clean for results). An explicit cuda or gpu that cannot
 /// start says why in one line and falls back to cpu; it never surfaces a raw CUDA error code.
+/// PCNATIVE_CUDA_LIBRARY_DIR: take libcuda, libnvrtc and libcublas from that folder only (for instance the tests'
+/// CUDA emulator, tests/CudaEmulator, to try the cuda code paths of a command on a machine without a GPU).
 /// </summary>
 public static class BackendFactory
 {
     public sealed record Options(string Name = "auto", int Threads = 0, bool AllowTf32 = false);
+
+    static string? CudaLibraryDir => Environment.GetEnvironmentVariable("PCNATIVE_CUDA_LIBRARY_DIR") is { Length: > 0 } d ? d : null;
+
+    static bool TryCreateCuda(bool allowTf32, out CudaBackend? backend, out string reason) =>
+        CudaBackend.TryCreate(allowTf32, out backend, out reason, CudaLibraryDir);
 
     public static IBackend Create(Options o)
     {
@@ -22,13 +29,13 @@ public static class BackendFactory
             case "reference": return new ReferenceBackend();
             case "cpu": return new CpuBackend(o.Threads);
             case "cuda":
-                if (CudaBackend.TryCreate(o.AllowTf32, out var cuda, out var why)) return Announce(cuda!, "asked for");
+                if (TryCreateCuda(o.AllowTf32, out var cuda, out var why)) return Announce(cuda!, "asked for");
                 return FallBack(o, $"cuda unavailable: {why}");
             case "gpu":
                 if (TryCreateGpu(GpuDeviceKind.Auto, out var gpu, out var whyGpu)) return Announce(gpu!, "asked for");
                 return FallBack(o, $"gpu unavailable: {whyGpu}");
             case "auto":
-                if (CudaBackend.TryCreate(o.AllowTf32, out var c, out var whyCuda)) return Announce(c!, "auto: CUDA device found");
+                if (TryCreateCuda(o.AllowTf32, out var c, out var whyCuda)) return Announce(c!, "auto: CUDA device found");
                 Console.Error.WriteLine($"backend: cuda unavailable: {whyCuda}");
                 if (TryCreateGpu(GpuDeviceKind.Cuda, out var g, out var whyG)) return Announce(g!, "auto: ILGPU on a CUDA device");
                 Console.Error.WriteLine($"backend: gpu unavailable: {whyG}");

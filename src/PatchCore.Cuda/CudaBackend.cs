@@ -93,7 +93,10 @@ public sealed unsafe partial class CudaBackend : IBackend, IPoisonableBackend, I
             if (nvrtc == null) { reason += $" (driver supports CUDA {drv / 1000}.{drv % 1000 / 10})"; return false; }
             var blas = Cublas.TryLoad(folders, out reason, majors, bareNames: search);
             if (blas == null) { reason += $" (driver supports CUDA {drv / 1000}.{drv % 1000 / 10})"; return false; }
-            backend = new CudaBackend(cu, nvrtc, blas, allowTf32, kernelCache ?? KernelSource.DefaultCacheFolder);
+            // Libraries from an explicit folder keep their compiled kernels beside them: the same architecture and NVRTC
+            // version from another installation (the emulator's "cubins" are host libraries) must not share a cache.
+            kernelCache ??= search ? KernelSource.DefaultCacheFolder : Path.Combine(libraryFolder!, "kernel-cache");
+            backend = new CudaBackend(cu, nvrtc, blas, allowTf32, kernelCache);
             long free = backend.FreeMemory();
             if (free < MinFreeBytes)
             {

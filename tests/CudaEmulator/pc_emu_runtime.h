@@ -1,8 +1,9 @@
 // The device side of the CUDA emulator (tests/CudaEmulator/README.md): included before kernels/common.cuh and a
 // kernels/*.cu module when the emulated NVRTC compiles that module into a host shared library.
 //
-// A launch runs its blocks one after another. Inside a block every CUDA thread is a fiber (ucontext) on the one
-// calling thread; a fiber runs until it waits at __syncthreads or at a warp shuffle, and the scheduler releases a
+// A launch runs its blocks one after another. Inside a block every CUDA thread is a fiber on the one calling
+// thread (a stack of its own and a 10-instruction switch; glibc's swapcontext makes a system call per switch and
+// was 5 us a switch here); a fiber runs until it waits at __syncthreads or at a warp shuffle, and the scheduler releases a
 // barrier when every live thread of the block (or of the warp) has reached it. Because fibers never run at the
 // same time, atomics are plain read-modify-writes and __shared__ variables are function statics. What the
 // scheduler reports as a launch failure, each a real CUDA bug:
@@ -21,7 +22,6 @@
 #include <utility>
 #include <vector>
 #include <sys/mman.h>
-#include <ucontext.h>
 
 #define __global__
 #define __device__
@@ -46,7 +46,7 @@ constexpr size_t StackBytes = 128 * 1024;
 
 struct Fiber
 {
-    ucontext_t ctx;
+    void* sp; // saved stack pointer while not running
     State state;
     int waitOn; // BlockBarrier or a warp index
 };
@@ -54,7 +54,7 @@ struct Fiber
 static std::vector<Fiber> fibers;
 static char* stacks;        // mmap'd, touched only as deep as the kernels go
 static size_t stackThreads;
-static ucontext_t scheduler;
+static void* schedulerSp;
 static int current, threads, exited, blockWaiting;
 static std::vector<int> warpWaiting, warpExited, warpSize_;
 static std::vector<uint64_t> slots; // one 8-byte slot per thread for shuffles
@@ -79,6 +79,41 @@ inline void set_indices(int linear)
     threadIdx.z = linear / (blockDim.x * blockDim.y);
 }
 
+// pc_emu_switch(&save, next): pushes the callee-saved registers and the SSE/x87 control words, stores the stack
+// pointer in *save, loads `next` and pops the same from there (x86-64 System V).
+extern "C" __attribute__((visibility("hidden"))) void pc_emu_switch(void** save, void* next);
+asm(R"(
+    .pushsection .text
+    .p2align 4
+    .globl pc_emu_switch
+    .hidden pc_emu_switch
+    .type pc_emu_switch, @function
+pc_emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size pc_emu_switch, .-pc_emu_switch
+    .popsection
+)");
+
 // Parks the current fiber at a barrier until the scheduler releases it.
 inline void wait(int on)
 {
@@ -87,16 +122,33 @@ inline void wait(int on)
     f.waitOn = on;
     if (on == BlockBarrier) blockWaiting++;
     else warpWaiting[on]++;
-    swapcontext(&f.ctx, &scheduler);
+    pc_emu_switch(&f.sp, schedulerSp);
 }
 
-inline void fiber_main(int i)
+// A fiber's first instruction: runs the kernel for thread `current`, then hands back for good.
+inline void fiber_main()
 {
+    int i = current;
     entry(params);
     fibers[i].state = Done;
     exited++;
     warpExited[i >> 5]++;
-    // returning resumes uc_link, the scheduler
+    void* unused;
+    pc_emu_switch(&unused, schedulerSp);
+    __builtin_trap(); // never resumed
+}
+
+// A fresh stack that pc_emu_switch "returns" into fiber_main from: control words, six zero registers, the return
+// address, and an 8-byte pad so that fiber_main starts with the stack aligned as after a call.
+inline void* fresh_stack(char* base, size_t bytes)
+{
+    auto top = (uintptr_t)(base + bytes) & ~(uintptr_t)15;
+    auto* w = (uint64_t*)top;
+    *--w = 0;                              // pad: fiber_main's own (never used) return address
+    *--w = (uint64_t)(uintptr_t)&fiber_main;
+    for (int r = 0; r < 6; r++) *--w = 0;  // rbp rbx r12 r13 r14 r15
+    *--w = 0x1F80ull | (0x037Full << 32); // MXCSR default, x87 control word default
+    return w;
 }
 
 inline std::string where(int linear)
@@ -112,11 +164,7 @@ inline bool run_block()
     for (int i = 0; i < threads; i++)
     {
         Fiber& f = fibers[i];
-        getcontext(&f.ctx);
-        f.ctx.uc_stack.ss_sp = stacks + (size_t)i * StackBytes;
-        f.ctx.uc_stack.ss_size = StackBytes;
-        f.ctx.uc_link = &scheduler;
-        makecontext(&f.ctx, (void (*)())fiber_main, 1, i);
+        f.sp = fresh_stack(stacks + (size_t)i * StackBytes, StackBytes);
         f.state = Runnable;
         f.waitOn = 0;
     }
@@ -132,7 +180,7 @@ inline bool run_block()
             {
                 current = i;
                 set_indices(i);
-                swapcontext(&scheduler, &fibers[i].ctx);
+                pc_emu_switch(&schedulerSp, fibers[i].sp);
                 ran = true;
             }
         if (aborting) return false;

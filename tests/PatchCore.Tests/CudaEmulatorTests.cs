@@ -53,7 +53,7 @@ public sealed class CudaEmulatorCollection : ICollectionFixture<CudaEmulatorFixt
 
 /// <summary>
 /// The native CUDA backend, host code and kernels/*.cu alike, on the CUDA emulator in CI: every op against the
-/// reference backend at the tiny sizes (fresh random inputs, NaN-poisoned outputs, the same tolerances as on a
+/// reference backend at the tiny sizes and at the GPU check's sizes (fresh random inputs, NaN-poisoned outputs, the same tolerances as on a
 /// GPU), the TF32 path (the emulated cuBLAS rounds its inputs to TF32), and the whole-run comparison with the cpu
 /// backend. The emulator also checks what a GPU would not report clearly: copies outside an allocation, reads
 /// past an allocation's end (guard page), __syncthreads after some threads exited, deadlocked barriers, shuffles
@@ -74,6 +74,20 @@ public class CudaEmulatorTests(CudaEmulatorFixture fixture)
         lock (b)
         {
             var r = BackendSelfCheck.RunOne(b, op, SelfCheckSize.Tiny, seed: 77);
+            Assert.True(r.Pass, r.ToString());
+        }
+    }
+
+    /// <summary>The sizes the GPU machine checks (`bench kernels --check`): many blocks per launch, the coreset's
+    /// last-block reduction over 16 blocks, 256-thread top-k merges. About 40 s for all of them.</summary>
+    [Theory]
+    [MemberData(nameof(Ops))]
+    public void OpMatchesReferenceAtGpuCheckSize(string op)
+    {
+        var b = fixture.Get();
+        lock (b)
+        {
+            var r = BackendSelfCheck.RunOne(b, op, SelfCheckSize.Moderate, seed: 4321);
             Assert.True(r.Pass, r.ToString());
         }
     }
