@@ -10,6 +10,9 @@
 //   - a __syncthreads that some threads of the block reach after others have exited;
 //   - a deadlock (threads waiting at different barriers, e.g. a shuffle inside a branch that splits a warp);
 //   - a shuffle that reads a lane that has exited or lies outside the block.
+// Between barriers the fibers run in a fresh pseudo-random order each round (seeded per launch, so a failure
+// repeats), so a missing __syncthreads or __syncwarp between one thread's write and another's read gives wrong
+// results instead of happening to work in thread order.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -27,7 +30,9 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline __attribute__((always_inline))
-#define __shared__ static
+// Every __shared__ variable goes to one section, which each block starts by poisoning (all-ones bits: NaN as
+// float), as real shared memory starts with whatever was there: a read before the block's own write shows.
+#define __shared__ static __attribute__((section("pc_emu_shared")))
 #define __restrict__ __restrict
 #define PC_EMU_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -158,9 +163,17 @@ inline std::string where(int linear)
     return b;
 }
 
+// The linker makes __start_/__stop_ symbols for the section; the anchor makes sure it exists in every module.
+__attribute__((used)) __shared__ char pc_emu_shared_anchor;
+extern "C" char __start_pc_emu_shared[], __stop_pc_emu_shared[];
+static uint64_t orderState;
+static std::vector<int> order;
+
 // Runs one block to completion; false (with `failure` set) when the block cannot finish.
 inline bool run_block()
 {
+    std::memset(__start_pc_emu_shared, 0xff, (size_t)(__stop_pc_emu_shared - __start_pc_emu_shared));
+    std::memset(dynamicShared.data(), 0xff, dynamicShared.size());
     for (int i = 0; i < threads; i++)
     {
         Fiber& f = fibers[i];
@@ -175,8 +188,15 @@ inline bool run_block()
     while (exited < threads)
     {
         bool ran = false;
-        for (int i = 0; i < threads && !aborting; i++)
-            if (fibers[i].state == Runnable)
+        for (int k = threads - 1; k > 0; k--) // Fisher-Yates with xorshift64
+        {
+            orderState ^= orderState << 13;
+            orderState ^= orderState >> 7;
+            orderState ^= orderState << 17;
+            std::swap(order[k], order[(int)(orderState % (uint64_t)(k + 1))]);
+        }
+        for (int k = 0; k < threads && !aborting; k++)
+            if (int i = order[k]; fibers[i].state == Runnable)
             {
                 current = i;
                 set_indices(i);
@@ -346,6 +366,9 @@ PC_EMU_EXPORT int pc_emu_launch(void (*kernelEntry)(void**), const unsigned* gri
     warpSize_.assign(warps, 32);
     if (threads % 32) warpSize_[warps - 1] = threads % 32;
     slots.assign(threads, 0);
+    order.resize(threads);
+    for (int i = 0; i < threads; i++) order[i] = i;
+    orderState = 0x9E3779B97F4A7C15ull;
     // Real shared memory starts with whatever the last block left: poison it (all-ones bits: NaN as float).
     dynamicShared.assign(sharedBytes + 16, 0xff);
     failure.clear();
