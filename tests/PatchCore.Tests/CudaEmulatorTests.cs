@@ -116,6 +116,55 @@ public class CudaEmulatorTests(CudaEmulatorFixture fixture)
         lock (b) WholeRunComparison.AssertMatchesCpu(b);
     }
 
+    /// <summary>
+    /// The real network at its real size: the CNTK ResNet18 (asymmetric pads, 2,2,2,3 blocks) on one transistor
+    /// image at 224, layer2, layer3 and the official 1024-d patch features on cuda against the cpu backend (the
+    /// per-image part of the GPU machine's whole transistor run).
+    /// </summary>
+    [Fact]
+    public void CntkResNet18FeaturesOfARealImageMatchTheCpuBackend()
+    {
+        var b = fixture.Get();
+        string onnx = TestPaths.CntkResNet18Onnx, prep = TestPaths.CntkPreprocessOnnx;
+        if (!File.Exists(onnx) || !File.Exists(prep)) Assert.Skip($"CNTK ONNX not restored ({onnx}); run 'dotnet restore'");
+        var weights = PatchCore.Weights.Onnx.OnnxResNetConverter.Convert(onnx, "resnet18-cntk", PatchCore.Weights.Onnx.OnnxPreprocess.Read(prep));
+        string image = Directory.GetFiles(Path.Combine(TestPaths.SharedData, "mvtec256", "transistor", "test", "bent_lead")).Order().First();
+        float[] input = PatchCore.Data.Preprocessing.ToInput(PatchCore.Data.ImageIO.Decode(image), new PatchCore.Data.ResizeSpec(256, 224),
+            PatchCore.Data.Normalization.From(weights.Metadata));
+
+        float[][] Run(IBackend k)
+        {
+            using var net = PatchCore.Backbone.ResNet.Load(k, weights);
+            using var x = k.Upload(input, 1, 3, 224, 224);
+            var maps = net.Forward(x, "layer2", "layer3");
+            try
+            {
+                using var f = k.AggregatePatchFeatures(maps[0], maps[1], new AggregationSpec());
+                var outs = new float[3][];
+                int i = 0;
+                foreach (var t in new[] { maps[0], maps[1], f })
+                {
+                    outs[i] = new float[t.Length];
+                    k.Download(t, outs[i++]);
+                }
+                return outs;
+            }
+            finally { foreach (var m in maps) m.Dispose(); }
+        }
+
+        float[][] gpu;
+        lock (b) gpu = Run(b);
+        using var cpu = new PatchCore.Backends.Cpu.CpuBackend(2);
+        var want = Run(cpu);
+        Assert.Equal(784 * 1024, gpu[2].Length);
+        string[] names = ["layer2", "layer3", "patch features"];
+        for (int i = 0; i < 3; i++)
+        {
+            double e = BackendSelfCheck.Error(gpu[i], want[i]);
+            Assert.True(e <= 1e-4, $"{names[i]} of {Path.GetFileName(image)}: relative error {e:E2}");
+        }
+    }
+
     [Fact]
     public void DescriptionNamesTheEmulator()
     {
