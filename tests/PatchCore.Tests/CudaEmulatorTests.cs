@@ -63,51 +63,26 @@ public sealed class CudaEmulatorCollection : ICollectionFixture<CudaEmulatorFixt
 [Collection("cuda emulator")]
 public class CudaEmulatorTests(CudaEmulatorFixture fixture)
 {
-    public static TheoryData<string> Ops => new(BackendSelfCheck.OpNames);
+    /// <summary>Every op at the tiny sizes (odd shapes, tile borders) and at the sizes the GPU machine checks
+    /// (`bench kernels --check`: many blocks per launch, the coreset's last-block reduction over 16 blocks,
+    /// 256-thread top-k merges; about 40 s for all of them).</summary>
+    public static TheoryData<string, SelfCheckSize> Ops()
+    {
+        var d = new TheoryData<string, SelfCheckSize>();
+        foreach (var size in new[] { SelfCheckSize.Tiny, SelfCheckSize.Moderate })
+            foreach (var op in BackendSelfCheck.OpNames) d.Add(op, size);
+        return d;
+    }
+
     public static TheoryData<string> ConvOps => new(BackendSelfCheck.ConvOpNames);
 
     [Theory]
     [MemberData(nameof(Ops))]
-    public void OpMatchesReference(string op)
-    {
-        var b = fixture.Get();
-        lock (b)
-        {
-            var r = BackendSelfCheck.RunOne(b, op, SelfCheckSize.Tiny, seed: 77);
-            Assert.True(r.Pass, r.ToString());
-        }
-    }
-
-    /// <summary>The sizes the GPU machine checks (`bench kernels --check`): many blocks per launch, the coreset's
-    /// last-block reduction over 16 blocks, 256-thread top-k merges. About 40 s for all of them.</summary>
-    [Theory]
-    [MemberData(nameof(Ops))]
-    public void OpMatchesReferenceAtGpuCheckSize(string op)
-    {
-        var b = fixture.Get();
-        lock (b)
-        {
-            var r = BackendSelfCheck.RunOne(b, op, SelfCheckSize.Moderate, seed: 4321);
-            Assert.True(r.Pass, r.ToString());
-        }
-    }
+    public void OpMatchesReference(string op, SelfCheckSize size) => CudaChecks.OpMatchesReference(fixture.Get(), op, size, seed: 77);
 
     [Theory]
     [MemberData(nameof(ConvOps))]
-    public void Tf32ConvolutionsWithinTf32Tolerance(string op)
-    {
-        var b = fixture.Get();
-        lock (b)
-        {
-            b.AllowTf32 = true;
-            try
-            {
-                var r = BackendSelfCheck.RunOne(b, op, SelfCheckSize.Tiny, seed: 78, tf32: true);
-                Assert.True(r.Pass, r.ToString());
-            }
-            finally { b.AllowTf32 = false; }
-        }
-    }
+    public void Tf32ConvolutionsWithinTf32Tolerance(string op) => CudaChecks.Tf32ConvolutionWithinTolerance(fixture.Get(), op, SelfCheckSize.Tiny, seed: 78);
 
     [Fact]
     public void WholeRunGivesTheCpuBackendsScores()
@@ -238,25 +213,21 @@ public unsafe class CudaEmulatorSelfTests(CudaEmulatorFixture fixture)
         Assert.True(status == 0, text);
     }
 
-    [Fact]
-    public void SyncthreadsAfterOtherThreadsExitedFails()
+    /// <summary>A kernel bug, the threads per block to launch it with, and what the failure must say.</summary>
+    public static TheoryData<string, string, int, string> Bugs => new()
     {
-        var (status, text) = Launch("""
+        {
+            "__syncthreads after other threads exited", """
             extern "C" __global__ void k(float* x)
             {
                 if (threadIdx.x >= 16) return;
                 __syncthreads();
                 x[threadIdx.x] = 1.f;
             }
-            """, "k", 64, 64);
-        Assert.Equal(LaunchFailed, status);
-        Assert.Contains("__syncthreads reached by 16 threads", text);
-    }
-
-    [Fact]
-    public void BarriersThatNeverMeetAreADeadlock()
-    {
-        var (status, text) = Launch("""
+            """, 64, "__syncthreads reached by 16 threads"
+        },
+        {
+            "barriers that never meet", """
             extern "C" __global__ void k(float* x)
             {
                 float v = 1.f;
@@ -264,36 +235,34 @@ public unsafe class CudaEmulatorSelfTests(CudaEmulatorFixture fixture)
                 else v = __shfl_down_sync(0xffffffffu, v, 1);          // the other half for the whole warp
                 x[threadIdx.x] = v;
             }
-            """, "k", 32, 32);
-        Assert.Equal(LaunchFailed, status);
-        Assert.Contains("deadlock", text);
-    }
-
-    [Fact]
-    public void ShuffleFromAnExitedLaneFails()
-    {
-        var (status, text) = Launch("""
+            """, 32, "deadlock"
+        },
+        {
+            "shuffle from an exited lane", """
             extern "C" __global__ void k(float* x)
             {
                 if (threadIdx.x >= 16) return;
                 x[threadIdx.x] = __shfl_down_sync(0xffffffffu, 2.f, 16);
             }
-            """, "k", 32, 32);
-        Assert.Equal(LaunchFailed, status);
-        Assert.Contains("has exited", text);
-    }
-
-    [Fact]
-    public void ReadingOneFloatPastTheEndFails()
-    {
-        var (status, text) = Launch("""
+            """, 32, "has exited"
+        },
+        {
+            "one float past the end", """
             extern "C" __global__ void k(float* x)
             {
                 x[threadIdx.x] = x[threadIdx.x + 1] + 1.f;
             }
-            """, "k", 32, 32);
-        Assert.Equal(LaunchFailed, status);
-        Assert.Contains("past the end of an allocation", text);
+            """, 32, "past the end of an allocation"
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(Bugs))]
+    public void AProvokedKernelBugFailsTheLaunch(string bug, string source, int threads, string message)
+    {
+        var (status, text) = Launch(source, "k", threads, threads);
+        Assert.True(status == LaunchFailed, $"{bug}: status {status}");
+        Assert.Contains(message, text);
     }
 
     [Fact]

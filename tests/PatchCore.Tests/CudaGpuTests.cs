@@ -25,15 +25,7 @@ public class CudaGpuTests
 
     [Theory]
     [MemberData(nameof(Ops))]
-    public void OpMatchesReference(string op)
-    {
-        var b = Backend();
-        lock (b)
-        {
-            var r = BackendSelfCheck.RunOne(b, op, SelfCheckSize.Moderate, seed: 4321);
-            Assert.True(r.Pass, r.ToString());
-        }
-    }
+    public void OpMatchesReference(string op) => CudaChecks.OpMatchesReference(Backend(), op, SelfCheckSize.Moderate, seed: 4321);
 
     [Fact]
     public void WholeRunGivesTheCpuBackendsScores()
@@ -44,20 +36,7 @@ public class CudaGpuTests
 
     [Theory]
     [MemberData(nameof(ConvOps))]
-    public void Tf32ConvolutionsWithinTf32Tolerance(string op)
-    {
-        var b = Backend();
-        lock (b)
-        {
-            b.AllowTf32 = true;
-            try
-            {
-                var r = BackendSelfCheck.RunOne(b, op, SelfCheckSize.Moderate, seed: 99, tf32: true);
-                Assert.True(r.Pass, r.ToString());
-            }
-            finally { b.AllowTf32 = false; }
-        }
-    }
+    public void Tf32ConvolutionsWithinTf32Tolerance(string op) => CudaChecks.Tf32ConvolutionWithinTolerance(Backend(), op, SelfCheckSize.Moderate, seed: 99);
 
     [Fact]
     public void DescriptionNamesTheDevice()
@@ -66,5 +45,33 @@ public class CudaGpuTests
         Assert.Contains("CUDA:", b.Description);
         Assert.Contains(b.DeviceName, b.Description);
         Assert.True(b.FreeMemory() > 0);
+    }
+}
+
+/// <summary>The op checks that the CUDA classes share (a real GPU in CudaGpuTests, the emulator in CudaEmulatorTests).
+/// The backend is locked: its stream and primary context are one per process.</summary>
+public static class CudaChecks
+{
+    public static void OpMatchesReference(CudaBackend b, string op, SelfCheckSize size, int seed)
+    {
+        lock (b)
+        {
+            var r = BackendSelfCheck.RunOne(b, op, size, seed);
+            Assert.True(r.Pass, r.ToString());
+        }
+    }
+
+    public static void Tf32ConvolutionWithinTolerance(CudaBackend b, string op, SelfCheckSize size, int seed)
+    {
+        lock (b)
+        {
+            b.AllowTf32 = true;
+            try
+            {
+                var r = BackendSelfCheck.RunOne(b, op, size, seed, tf32: true);
+                Assert.True(r.Pass, r.ToString());
+            }
+            finally { b.AllowTf32 = false; }
+        }
     }
 }
