@@ -84,6 +84,22 @@ public class CudaEmulatorTests(CudaEmulatorFixture fixture)
     [MemberData(nameof(ConvOps))]
     public void Tf32ConvolutionsWithinTf32Tolerance(string op) => CudaChecks.Tf32ConvolutionWithinTolerance(fixture.Get(), op, SelfCheckSize.Tiny, seed: 78);
 
+    /// <summary>The conv's im2col panels built one image at a time (a budget below one image's panel), as on a GPU
+    /// short of memory: the per-chunk input and output offsets must land on the right images.</summary>
+    [Theory]
+    [MemberData(nameof(ConvOps))]
+    public void ConvolutionsWithIm2colChunkedPerImage(string op)
+    {
+        var b = fixture.Get();
+        lock (b)
+        {
+            long budget = b.Im2colBudgetBytes;
+            b.Im2colBudgetBytes = 1;
+            try { CudaChecks.OpMatchesReference(b, op, SelfCheckSize.Moderate, seed: 79); }
+            finally { b.Im2colBudgetBytes = budget; }
+        }
+    }
+
     [Fact]
     public void WholeRunGivesTheCpuBackendsScores()
     {
