@@ -87,15 +87,19 @@ void on_fault(int sig, siginfo_t* info, void* context)
     }
 }
 
+// Takes over SIGSEGV and SIGBUS with the flags and mask of the handler that was there (the .NET runtime's, which
+// its chained calls then see unchanged); sigsetjmp(.., 1) restores the signal mask when a fault is caught.
 void install_fault_handler()
 {
-    struct sigaction sa;
-    std::memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_fault;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGSEGV, &sa, &previousSegv);
-    sigaction(SIGBUS, &sa, &previousBus);
+    for (int sig : {SIGSEGV, SIGBUS})
+    {
+        struct sigaction& previous = sig == SIGSEGV ? previousSegv : previousBus;
+        sigaction(sig, nullptr, &previous);
+        struct sigaction sa = previous;
+        sa.sa_sigaction = on_fault;
+        sa.sa_flags = (previous.sa_flags | SA_SIGINFO | SA_ONSTACK) & ~SA_RESETHAND;
+        sigaction(sig, &sa, nullptr);
+    }
 }
 
 double now_ms()
