@@ -5,11 +5,19 @@ namespace PatchCore.Cuda;
 public sealed partial class CudaBackend
 {
     /// <summary>
+    /// Use the vectorised coreset step (16-byte loads, a half-warp per row) where the rows allow it: d a multiple of
+    /// 4 (fp32) or 8 (fp16). Off: always the generic warp-per-row step. Both select the same rows; `bench kernels`
+    /// times both.
+    /// </summary>
+    public bool CoresetVectorized { get; set; } = true;
+
+    /// <summary>
     /// Approximate greedy coreset on the device (kernels/coreset.cu): one init launch (mean Euclidean distance to
     /// the start rows), then one coreset_step launch per selection, back to back on the stream. Each launch reads
     /// the previous selection from device memory and its last block writes the next one, so the host only enqueues
     /// and reads the selected indices once at the end. With <see cref="CoresetStorage.Float16"/> the features are
-    /// converted to fp16 on the device first (half the traffic; distances still accumulate in fp32).
+    /// converted to fp16 on the device first (half the traffic; distances still accumulate in fp32). The step is
+    /// the vectorised one where the row length allows (<see cref="CoresetVectorized"/>).
     /// </summary>
     public int[] GreedyCoreset(DeviceTensor features, int count, ReadOnlySpan<int> starts)
     {
@@ -45,7 +53,10 @@ public sealed partial class CudaBackend
             Check(_cuMemsetZero(ticket.Ptr, 1), "cuMemsetD32_v2");
             Launch("coreset_init_" + suffix, Grid((long)n * 32), 256, 0, [f, minD.Ptr, I(n), I(d), startBuf.Ptr, I(starts.Length)]);
             uint shared = (uint)(Math.Max(d, 1) * sizeof(float));
-            string step = "coreset_step_" + suffix;
+            // 16-byte loads need every row to start on a 16-byte boundary: cuMemAlloc gives 256-byte aligned bases,
+            // so a row length of whole 16-byte chunks is enough.
+            bool vec = CoresetVectorized && d * (half ? 2 : 4) % 16 == 0 && f % 16 == 0;
+            string step = (vec ? "coreset_step_vec_" : "coreset_step_") + suffix;
             for (int t = 0; t < count; t++)
                 Launch(step, blocks, threads, shared,
                     [f, minD.Ptr, I(n), I(d), selected.Ptr, I(t), I(t == 0 ? 0 : 1), blockVal.Ptr, blockIdx.Ptr, ticket.Ptr]);

@@ -139,7 +139,7 @@ API int nvrtcCompileProgram(Program* prog, int numOptions, const char* const* op
     }
     const char* cxx = std::getenv("PC_EMU_CXX");
     std::string cmd = std::string(cxx && *cxx ? cxx : "g++") +
-                      " -std=c++17 -O2 -fPIC -shared -fvisibility=hidden -Wno-unused-variable -DPC_HOST_EMULATION -include " +
+                      " -std=c++17 -O2 -fPIC -shared -fvisibility=hidden -fno-strict-aliasing -Wno-unused-variable -DPC_HOST_EMULATION -include " +
                       quote(own_folder() + "/pc_emu_runtime.h") + " -x c++ " + quote(cpp) + " -o " + quote(so) + " >" + quote(log) + " 2>&1";
     int rc = std::system(cmd.c_str());
     std::string output;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using PatchCore.Backends;
+using PatchCore.Backends.Reference;
 using PatchCore.Cuda;
 
 namespace PatchCore.Tests;
@@ -97,6 +98,51 @@ public class CudaEmulatorTests(CudaEmulatorFixture fixture)
             b.Im2colBudgetBytes = 1;
             try { CudaChecks.OpMatchesReference(b, op, SelfCheckSize.Moderate, seed: 79); }
             finally { b.Im2colBudgetBytes = budget; }
+        }
+    }
+
+    /// <summary>Both coreset step kernels, fp32 and fp16 storage, on row lengths that take the vectorised one
+    /// (d = 8, 128) and on lengths that must fall back to the generic one (d = 13; d = 12 in fp16 is 24 bytes,
+    /// not whole 16-byte chunks), and the generic one forced: each selects the reference's rows.</summary>
+    [Theory]
+    [InlineData(true, false, 700, 8)]
+    [InlineData(true, true, 700, 8)]
+    [InlineData(true, false, 2000, 128)]
+    [InlineData(true, true, 2000, 128)]
+    [InlineData(true, false, 700, 13)]
+    [InlineData(true, true, 700, 12)]
+    [InlineData(false, false, 2000, 128)]
+    [InlineData(false, true, 2000, 128)]
+    public void CoresetStepKernelsSelectTheReferenceRows(bool vectorized, bool fp16, int n, int d)
+    {
+        var b = fixture.Get();
+        var rng = new Random(n * 31 + d);
+        var f = new float[n * d];
+        for (int i = 0; i < f.Length; i++)
+        {
+            f[i] = (float)(rng.NextDouble() * 2 - 1);
+            if (fp16) f[i] = (float)(Half)f[i]; // the device's fp16 copy is then exact, and the reference sees the same values
+        }
+        int[] starts = [rng.Next(n), rng.Next(n), rng.Next(n)];
+        int count = n / 10;
+        int[] want;
+        using (var r = new ReferenceBackend())
+        using (var t = r.Upload(f, n, d))
+            want = r.GreedyCoreset(t, count, starts);
+        lock (b)
+        {
+            b.CoresetVectorized = vectorized;
+            b.CoresetStorage = fp16 ? CoresetStorage.Float16 : CoresetStorage.Float32;
+            try
+            {
+                using var t = b.Upload(f, n, d);
+                Assert.Equal(want, b.GreedyCoreset(t, count, starts));
+            }
+            finally
+            {
+                b.CoresetVectorized = true;
+                b.CoresetStorage = CoresetStorage.Float32;
+            }
         }
     }
 

@@ -178,15 +178,19 @@ public static class BenchKernels
                 double ptf = 2.0 * cn * 1024 * 128 / (pms * 1e-3) / 1e12;
                 Print(new("projection matmul", $"{cn}x1024x128", pms, $"{ptf:F1} TFLOP/s", OfGemm(ptf, false)));
             }
-            foreach (var st in new[] { CoresetStorage.Float32, CoresetStorage.Float16 })
-            {
-                b.CoresetStorage = st;
-                double ms = b.TimeMs(() => b.GreedyCoreset(f, count, starts), 1, warmup: 0);
-                double gbs = (double)count * cn * cd * (st == CoresetStorage.Float16 ? 2 : 4) / ms / 1e6;
-                Print(new($"coreset {(st == CoresetStorage.Float16 ? "fp16" : "fp32")}", $"{cn}x{cd}, {count} sel.", ms,
-                    $"{gbs:F0} GB/s", $"{OfBw(gbs)}; {ms * 1000 / count:F1} us/iter"));
-            }
+            // Both step kernels side by side: the generic warp-per-row one and the vectorised half-warp-per-row one.
+            foreach (bool vec in new[] { false, true })
+                foreach (var st in new[] { CoresetStorage.Float32, CoresetStorage.Float16 })
+                {
+                    b.CoresetStorage = st;
+                    b.CoresetVectorized = vec;
+                    double ms = b.TimeMs(() => b.GreedyCoreset(f, count, starts), 1, warmup: 0);
+                    double gbs = (double)count * cn * cd * (st == CoresetStorage.Float16 ? 2 : 4) / ms / 1e6;
+                    Print(new($"coreset {(st == CoresetStorage.Float16 ? "fp16" : "fp32")}{(vec ? " vec16" : "")}", $"{cn}x{cd}, {count} sel.", ms,
+                        $"{gbs:F0} GB/s", $"{OfBw(gbs)}; {ms * 1000 / count:F1} us/iter"));
+                }
             b.CoresetStorage = CoresetStorage.Float32;
+            b.CoresetVectorized = true;
         }
 
         // ---- anomaly maps -----------------------------------------------------------------------------------
