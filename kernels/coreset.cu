@@ -166,7 +166,10 @@ __device__ __forceinline__ void pc_load16(const unsigned short* p, float* v)
 // Vectorised version, for rows of a whole number of 16-byte chunks on 16-byte boundaries (d a multiple of 4 for
 // fp32, of 8 for fp16): each half-warp takes one row, lane s loads chunks s, s+16, ... with one 16-byte load
 // each, so a warp reads two whole rows per load instruction (128-d fp16: one load per lane per row) and sums
-// them with 4 shuffles, instead of 4 two-byte loads and 5 shuffles per row.
+// them with 4 shuffles, instead of 4 two-byte loads and 5 shuffles per row. The lane's chunks of the selected
+// row stay in registers for up to VEC_REG_CHUNKS chunks per lane (d <= 512 fp16, 256 fp32): read from shared
+// memory per row they would cost a 4-way bank conflict on every value, more than the row's global load.
+#define VEC_REG_CHUNKS 4
 template <typename T>
 __device__ void coreset_step_vec_impl(const T* f, float* minD, int N, int d, int* selected, int t, int update,
                                       float* blockVal, int* blockIdx_, unsigned int* ticket)
@@ -178,6 +181,14 @@ __device__ void coreset_step_vec_impl(const T* f, float* minD, int N, int d, int
     float bv = -PC_INF;
     int bi = PC_INT_MAX;
     int chunks = d / per;
+    bool inRegs = chunks <= 16 * VEC_REG_CHUNKS;
+    float sel[VEC_REG_CHUNKS * per];
+    for (int q = 0; q < VEC_REG_CHUNKS; q++)
+        for (int k = 0; k < per; k++)
+        {
+            int c = sub + 16 * q;
+            sel[q * per + k] = update && inRegs && c < chunks ? srow[c * per + k] : 0.f;
+        }
     i64 pair = (i64)blockIdx.x * STEP_WARPS + wid;
     i64 pairs = (i64)gridDim.x * STEP_WARPS;
     // Every lane runs the same number of iterations (the row pair, not the row, is the loop variable), so the
@@ -190,7 +201,20 @@ __device__ void coreset_step_vec_impl(const T* f, float* minD, int N, int d, int
         if (update)
         {
             float acc = 0.f;
-            if (valid)
+            if (valid && inRegs)
+                for (int q = 0; q < VEC_REG_CHUNKS; q++)
+                {
+                    int c = sub + 16 * q;
+                    if (c >= chunks) break;
+                    float v[per];
+                    pc_load16(f + r * d + (i64)c * per, v);
+                    for (int k = 0; k < per; k++)
+                    {
+                        float diff = v[k] - sel[q * per + k];
+                        acc += diff * diff;
+                    }
+                }
+            else if (valid)
                 for (int c = sub; c < chunks; c += 16)
                 {
                     float v[per];

@@ -102,8 +102,9 @@ public class CudaEmulatorTests(CudaEmulatorFixture fixture)
     }
 
     /// <summary>Both coreset step kernels, fp32 and fp16 storage, on row lengths that take the vectorised one
-    /// (d = 8, 128) and on lengths that must fall back to the generic one (d = 13; d = 12 in fp16 is 24 bytes,
-    /// not whole 16-byte chunks), and the generic one forced: each selects the reference's rows.</summary>
+    /// (d = 8, 128; 1024 fp32 and 1032 fp16 keep the selected row in shared memory instead of registers) and on
+    /// lengths that must fall back to the generic one (d = 13; d = 12 in fp16 is 24 bytes, not whole 16-byte
+    /// chunks), and the generic one forced: each selects the reference's rows.</summary>
     [Theory]
     [InlineData(true, false, 700, 8)]
     [InlineData(true, true, 700, 8)]
@@ -111,6 +112,8 @@ public class CudaEmulatorTests(CudaEmulatorFixture fixture)
     [InlineData(true, true, 2000, 128)]
     [InlineData(true, false, 700, 13)]
     [InlineData(true, true, 700, 12)]
+    [InlineData(true, false, 300, 1024)]
+    [InlineData(true, true, 300, 1032)]
     [InlineData(false, false, 2000, 128)]
     [InlineData(false, true, 2000, 128)]
     public void CoresetStepKernelsSelectTheReferenceRows(bool vectorized, bool fp16, int n, int d)
