@@ -116,7 +116,7 @@ public class CudaBindingTests
             Assert.NotEmpty(CudaBackend.KernelNames(src));
         }
         var names = CudaBackend.KernelNames(KernelSource.Load(KernelSource.DefaultFolder, "coreset"));
-        Assert.Equal(["coreset_init_f32", "coreset_init_f16", "coreset_step_f32", "coreset_step_f16", "to_f16"], names);
+        Assert.Equal(["coreset_init_f32", "coreset_init_f16", "coreset_step_f32", "coreset_step_f16", "coreset_step_vec_f32", "coreset_step_vec_f16", "to_f16"], names);
         Assert.Throws<FileNotFoundException>(() => KernelSource.Load(KernelSource.DefaultFolder, "missing"));
     }
 
