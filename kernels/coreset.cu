@@ -168,7 +168,7 @@ __device__ __forceinline__ void pc_load16(const unsigned short* p, float* v)
 // each, so a warp reads two whole rows per load instruction (128-d fp16: one load per lane per row) and sums
 // them with 4 shuffles, instead of 4 two-byte loads and 5 shuffles per row. The lane's chunks of the selected
 // row stay in registers for up to VEC_REG_CHUNKS chunks per lane (d <= 512 fp16, 256 fp32): read from shared
-// memory per row they would cost a 4-way bank conflict on every value, more than the row's global load.
+// memory for every row, lanes 8 floats apart would hit the same banks (a 4-way conflict on each fp16 value).
 #define VEC_REG_CHUNKS 4
 template <typename T>
 __device__ void coreset_step_vec_impl(const T* f, float* minD, int N, int d, int* selected, int t, int update,

@@ -232,6 +232,7 @@ API int cuMemFree_v2(uint64_t p)
     // Later use of the pointer faults: the mapping stays, without access, while the table has room.
     if (regionCount < MaxRegions)
     {
+        madvise(it->second.map, it->second.mapBytes, MADV_DONTNEED); // give the pages back, keep the addresses
         mprotect(it->second.map, it->second.mapBytes, PROT_NONE);
         add_region((uintptr_t)it->second.map, (uintptr_t)(it->second.map + it->second.mapBytes));
     }
