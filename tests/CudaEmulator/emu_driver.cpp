@@ -187,10 +187,7 @@ API int cuDeviceGetAttribute(int* v, int attr, int dev)
         case 38: *v = 4 << 20; break;     // L2_CACHE_SIZE
         case 75: *v = 8; break;           // COMPUTE_CAPABILITY_MAJOR
         case 76: *v = 0; break;           // COMPUTE_CAPABILITY_MINOR
-        case 1: *v = 1024; break;         // MAX_THREADS_PER_BLOCK
-        case 8: *v = 48 << 10; break;     // MAX_SHARED_MEMORY_PER_BLOCK
-        case 10: *v = 32; break;          // WARP_SIZE
-        default: return complain(CUDA_ERROR_INVALID_VALUE, "cuDeviceGetAttribute", "attribute not emulated");
+        default: return complain(CUDA_ERROR_INVALID_VALUE, "cuDeviceGetAttribute", "attribute not emulated"); // the backend asks only these four
     }
     return CUDA_SUCCESS;
 }

@@ -273,10 +273,8 @@ template <class... A> inline void invoke(void (*k)(A...), void** p) { invoke_imp
 
 // ---- CUDA built-ins used by kernels/ ----
 inline void __syncthreads() { pc_emu::wait(pc_emu::BlockBarrier); }
-inline void __syncwarp(unsigned = 0xffffffffu) { pc_emu::wait(pc_emu::current >> 5); }
 inline void __threadfence() {}
 inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
-inline int __float_as_int(float f) { int i; std::memcpy(&i, &f, 4); return i; }
 template <class T> inline T __shfl_xor_sync(unsigned, T v, int laneMask, int width = 32)
 {
     int lane = pc_emu::current & 31;
@@ -290,10 +288,6 @@ template <class T> inline T __shfl_down_sync(unsigned, T v, unsigned delta, int 
     return pc_emu::shuffle(v, src);
 }
 template <class T> inline T atomicAdd(T* p, T v) { T old = *p; *p = old + v; return old; }
-template <class T> inline T atomicMax(T* p, T v) { T old = *p; if (v > old) *p = v; return old; }
-template <class T> inline T atomicMin(T* p, T v) { T old = *p; if (v < old) *p = v; return old; }
-template <class T> inline T atomicExch(T* p, T v) { T old = *p; *p = v; return old; }
-template <class T> inline T atomicCAS(T* p, T cmp, T v) { T old = *p; if (old == cmp) *p = v; return old; }
 
 // IEEE binary16 conversions, round to nearest even (what cvt.rn.f16.f32 does), for common.cuh's fp16 storage.
 inline unsigned short pc_emu_float_to_half(float f)
@@ -369,8 +363,7 @@ PC_EMU_EXPORT int pc_emu_launch(void (*kernelEntry)(void**), const unsigned* gri
     order.resize(threads);
     for (int i = 0; i < threads; i++) order[i] = i;
     orderState = 0x9E3779B97F4A7C15ull;
-    // Real shared memory starts with whatever the last block left: poison it (all-ones bits: NaN as float).
-    dynamicShared.assign(sharedBytes + 16, 0xff);
+    dynamicShared.resize(sharedBytes + 16); // poisoned by run_block, as the static __shared__ section is
     failure.clear();
     aborting = false;
     for (unsigned z = 0; z < grid[2]; z++)
