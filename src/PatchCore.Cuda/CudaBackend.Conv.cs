@@ -28,8 +28,7 @@ public sealed unsafe partial class CudaBackend
 
     public ConvLayer CreateConv(ConvSpec spec, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias)
     {
-        if (weight.Length != spec.WeightLength) throw new ArgumentException($"conv weight has {weight.Length} values, {spec} needs {spec.WeightLength}");
-        if (bias.Length != spec.OutChannels) throw new ArgumentException($"conv bias has {bias.Length} values, {spec.OutChannels} needed");
+        OpContracts.CreateConv(spec, weight.Length, bias.Length);
         Enter();
         var w = AllocBuffer(weight.Length * 4L);
         var b = AllocBuffer(bias.Length * 4L);
@@ -47,16 +46,13 @@ public sealed unsafe partial class CudaBackend
     /// </summary>
     public DeviceTensor Conv2d(DeviceTensor x, ConvLayer conv, DeviceTensor? residual = null, bool relu = false)
     {
+        var (oh, ow) = OpContracts.Conv2d(x, conv.Spec, residual);
         var cl = conv as CudaConvLayer ?? throw new ArgumentException("conv layer was not created by the cuda backend");
         var s = cl.Spec;
         var xt = T(x);
-        if (x.Rank != 4 || x[1] != s.InChannels) throw new ArgumentException($"conv input {x.ShapeString} does not match {s}");
-        int n = x[0], h = x[2], w = x[3], oh = s.OutH(h), ow = s.OutW(w);
-        if (oh <= 0 || ow <= 0) throw new ArgumentException($"conv input {x.ShapeString} too small for {s}");
+        int n = x[0], h = x[2], w = x[3];
         int hw = oh * ow, k = s.InChannels * s.KernelH * s.KernelW;
         var y = (CudaTensor)Allocate(n, s.OutChannels, oh, ow);
-        if (residual != null && (residual.Rank != 4 || residual[0] != n || residual[1] != s.OutChannels || residual[2] != oh || residual[3] != ow))
-            throw new ArgumentException($"residual {residual.ShapeString} does not match conv output {y.ShapeString}");
         Enter();
         _blas.Check(_blas.cublasSetMathMode(_blasHandle, AllowTf32 ? Cublas.CUBLAS_TF32_TENSOR_OP_MATH : Cublas.CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
         float alpha = 1f, beta = 0f;
@@ -93,8 +89,7 @@ public sealed unsafe partial class CudaBackend
     /// </summary>
     public DeviceTensor MatMul(DeviceTensor a, DeviceTensor b)
     {
-        if (a.Rank != 2 || b.Rank != 2 || a[1] != b[0]) throw new ArgumentException($"matmul of {a.ShapeString} and {b.ShapeString}");
-        int m = a[0], k = a[1], n = b[1];
+        var (m, k, n) = OpContracts.MatMul(a, b);
         var c = (CudaTensor)Allocate(m, n);
         if (m == 0 || n == 0) return c;
         if (k == 0) { Fill(c, 0f); return c; }

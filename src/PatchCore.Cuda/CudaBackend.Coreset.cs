@@ -21,12 +21,8 @@ public sealed partial class CudaBackend
     /// </summary>
     public int[] GreedyCoreset(DeviceTensor features, int count, ReadOnlySpan<int> starts)
     {
-        if (features.Rank != 2) throw new ArgumentException($"coreset features must be [N, d], got {features.ShapeString}");
+        OpContracts.GreedyCoreset(features, count, starts);
         int n = features[0], d = features[1];
-        if (count < 0 || count > n) throw new ArgumentException($"coreset of {count} rows out of {n}");
-        if (starts.Length == 0) throw new ArgumentException("coreset needs at least one start row");
-        foreach (var s in starts)
-            if ((uint)s >= (uint)n) throw new ArgumentException($"coreset start row {s} outside 0..{n - 1}");
         if (count == 0) return [];
         Enter();
         bool half = CoresetStorage == CoresetStorage.Float16;

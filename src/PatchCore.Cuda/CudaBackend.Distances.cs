@@ -5,8 +5,9 @@ namespace PatchCore.Cuda;
 
 public sealed unsafe partial class CudaBackend
 {
-    /// <summary>Largest k of <see cref="NearestNeighbours"/> (the per-thread candidate list of topk_tile).</summary>
-    public const int MaxK = 32;
+    /// <summary>Largest k of <see cref="NearestNeighbours"/> (the per-thread candidate list of topk_tile; KMAX in
+    /// kernels/nearest_neighbours.cu must match). The contract holds every backend to it.</summary>
+    public const int MaxK = OpContracts.MaxNeighbours;
     /// <summary>Upper bound of the distance tile of NearestNeighbours (also limited to a quarter of free memory).</summary>
     public long DistanceTileBudgetBytes { get; set; } = 2L << 30;
     /// <summary>Database rows per tile (tests lower it to exercise the merge across tiles).</summary>
@@ -32,9 +33,7 @@ public sealed unsafe partial class CudaBackend
 
     public DeviceTensor PairwiseSquaredDistances(DeviceTensor queries, DeviceTensor database)
     {
-        if (queries.Rank != 2 || database.Rank != 2 || queries[1] != database[1])
-            throw new ArgumentException($"distances between {queries.ShapeString} and {database.ShapeString}");
-        int m = queries[0], k = database[0], d = queries[1];
+        var (m, k, d) = OpContracts.PairwiseSquaredDistances(queries, database);
         var y = (CudaTensor)Allocate(m, k);
         if (m == 0 || k == 0) return y;
         using var qn = AllocBuffer(m * 4L);
@@ -55,12 +54,7 @@ public sealed unsafe partial class CudaBackend
     /// </summary>
     public void NearestNeighbours(DeviceTensor queries, DeviceTensor database, int k, Span<float> distances, Span<int> indices)
     {
-        if (queries.Rank != 2 || database.Rank != 2 || queries[1] != database[1])
-            throw new ArgumentException($"nearest neighbours between {queries.ShapeString} and {database.ShapeString}");
-        int m = queries[0], kdb = database[0], d = queries[1];
-        if (k < 1 || k > MaxK) throw new ArgumentException($"k = {k}: the cuda backend supports 1..{MaxK}");
-        if (k > kdb) throw new ArgumentException($"k = {k} but the database has {kdb} rows");
-        if (distances.Length < (long)m * k || indices.Length < (long)m * k) throw new ArgumentException("nearest-neighbour outputs too small");
+        var (m, kdb, d) = OpContracts.NearestNeighbours(queries, database, k, distances.Length, indices.Length);
         if (m == 0) return;
         Enter();
         using var qn = AllocBuffer(m * 4L);

@@ -305,8 +305,8 @@ public sealed unsafe partial class CudaBackend : IBackend, IPoisonableBackend, I
 
     public DeviceTensor Upload(ReadOnlySpan<float> data, params int[] shape)
     {
-        long n = Tensors.Tensor.ShapeLength(shape);
-        if (data.Length != n) throw new ArgumentException($"upload of {data.Length} values into shape [{string.Join(",", shape)}]");
+        OpContracts.Upload(data.Length, shape);
+        long n = data.Length;
         var t = (CudaTensor)Allocate(shape);
         if (n > 0)
             fixed (float* p = data) Check(_cu.cuMemcpyHtoD_v2(t.Ptr, p, (nuint)(n * 4)), "cuMemcpyHtoD_v2");
@@ -316,7 +316,7 @@ public sealed unsafe partial class CudaBackend : IBackend, IPoisonableBackend, I
     public void Download(DeviceTensor source, Span<float> destination)
     {
         var t = T(source);
-        if (destination.Length < t.Length) throw new ArgumentException("download destination too small");
+        OpContracts.Download(t, destination.Length);
         Enter();
         if (t.Length > 0)
             fixed (float* p = destination) Check(_cu.cuMemcpyDtoH_v2(p, t.Ptr, (nuint)(t.Length * 4)), "cuMemcpyDtoH_v2");
