@@ -17,8 +17,10 @@ public enum CoresetStorage { Float32, Float16 }
 /// </summary>
 public sealed unsafe partial class CudaBackend : IBackend, IPoisonableBackend, IFp16CoresetBackend, ITiledNeighboursBackend
 {
-    /// <summary>The modules in kernels/, each compiled to one cubin.</summary>
-    static readonly string[] Modules = ["elementwise", "features", "distance", "coreset", "maps"];
+    /// <summary>The modules in kernels/, each compiled to one cubin: one per IBackend op, named as the op's CPU
+    /// file in snake_case (see <see cref="KernelSource"/>).</summary>
+    public static IReadOnlyList<string> Modules { get; } =
+        ["elementwise", "conv2d", "pooling", "aggregate_patch_features", "pairwise_distances", "nearest_neighbours", "greedy_coreset", "anomaly_maps"];
     /// <summary>Below this much free device memory the backend refuses to start.</summary>
     public const long MinFreeBytes = 512L << 20;
 
@@ -333,6 +335,9 @@ public sealed unsafe partial class CudaBackend : IBackend, IPoisonableBackend, I
         if (data.IsEmpty) return;
         fixed (TItem* p = data) Check(_cu.cuMemcpyDtoH_v2(p, src, (nuint)(data.Length * sizeof(TItem))), "cuMemcpyDtoH_v2");
     }
+
+    /// <summary>Zeroes count 32-bit words (the coreset's ticket, the distance tile when d = 0).</summary>
+    int _cuMemsetZero(ulong p, long count) => _cu.cuMemsetD32_v2(p, 0, (nuint)count);
 
     /// <summary>Fills a tensor with one float bit pattern (tests poison outputs with NaN).</summary>
     public void Fill(DeviceTensor t, float value)

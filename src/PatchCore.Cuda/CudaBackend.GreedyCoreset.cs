@@ -2,6 +2,7 @@ using PatchCore.Backends;
 
 namespace PatchCore.Cuda;
 
+/// <summary>GreedyCoreset (kernels/greedy_coreset.cu). CPU twin: Backends/Cpu/GreedyCoreset.cs.</summary>
 public sealed partial class CudaBackend
 {
     /// <summary>
@@ -12,7 +13,7 @@ public sealed partial class CudaBackend
     public bool CoresetVectorized { get; set; } = true;
 
     /// <summary>
-    /// Approximate greedy coreset on the device (kernels/coreset.cu): one init launch (mean Euclidean distance to
+    /// Approximate greedy coreset on the device (kernels/greedy_coreset.cu): one init launch (mean Euclidean distance to
     /// the start rows), then one coreset_step launch per selection, back to back on the stream. Each launch reads
     /// the previous selection from device memory and its last block writes the next one, so the host only enqueues
     /// and reads the selected indices once at the end. With <see cref="CoresetStorage.Float16"/> the features are

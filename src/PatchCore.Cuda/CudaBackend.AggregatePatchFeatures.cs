@@ -2,6 +2,7 @@ using PatchCore.Backends;
 
 namespace PatchCore.Cuda;
 
+/// <summary>AggregatePatchFeatures (kernels/aggregate_patch_features.cu). CPU twin: Backends/Cpu/AggregatePatchFeatures.cs.</summary>
 public sealed partial class CudaBackend
 {
     public DeviceTensor AggregatePatchFeatures(DeviceTensor layer2, DeviceTensor layer3, AggregationSpec spec)

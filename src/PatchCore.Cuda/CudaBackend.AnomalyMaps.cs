@@ -2,6 +2,7 @@ using PatchCore.Backends;
 
 namespace PatchCore.Cuda;
 
+/// <summary>AnomalyMaps (kernels/anomaly_maps.cu). CPU twin: Backends/Cpu/AnomalyMaps.cs.</summary>
 public sealed partial class CudaBackend
 {
     public DeviceTensor AnomalyMaps(DeviceTensor patchScores, int outH, int outW, float sigma)
