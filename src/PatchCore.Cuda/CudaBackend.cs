@@ -13,7 +13,8 @@ public enum CoresetStorage { Float32, Float16 }
 /// the device's architecture, cached on disk) and cuBLAS (SGEMM; TF32 tensor cores for the convolutions when
 /// allowed). One primary context, one stream; every op is enqueued on that stream and results are read back
 /// with a synchronous copy. Every CUDA call is checked: a failure throws <see cref="CudaException"/> with a
-/// one-line message naming the call and the error.
+/// one-line message naming the call and the error. One file per op, CudaBackend.&lt;Op&gt;.cs beside its
+/// kernels/&lt;op&gt;.cu, named as the op's CPU twin in Backends/Cpu/; each op checks its arguments with OpContracts.
 /// </summary>
 public sealed unsafe partial class CudaBackend : IBackend, IPoisonableBackend, IFp16CoresetBackend, ITiledNeighboursBackend
 {
