@@ -13,12 +13,15 @@ public enum CoresetStorage { Float32, Float16 }
 /// the device's architecture, cached on disk) and cuBLAS (SGEMM; TF32 tensor cores for the convolutions when
 /// allowed). One primary context, one stream; every op is enqueued on that stream and results are read back
 /// with a synchronous copy. Every CUDA call is checked: a failure throws <see cref="CudaException"/> with a
-/// one-line message naming the call and the error.
+/// one-line message naming the call and the error. One file per op, CudaBackend.&lt;Op&gt;.cs beside its
+/// kernels/&lt;op&gt;.cu, named as the op's CPU twin in Backends/Cpu/; each op checks its arguments with OpContracts.
 /// </summary>
 public sealed unsafe partial class CudaBackend : IBackend, IPoisonableBackend, IFp16CoresetBackend, ITiledNeighboursBackend
 {
-    /// <summary>The modules in kernels/, each compiled to one cubin.</summary>
-    static readonly string[] Modules = ["elementwise", "features", "distance", "coreset", "maps"];
+    /// <summary>The modules in kernels/, each compiled to one cubin: one per IBackend op, named as the op's CPU
+    /// file in snake_case (see <see cref="KernelSource"/>).</summary>
+    public static IReadOnlyList<string> Modules { get; } =
+        ["elementwise", "conv2d", "pooling", "aggregate_patch_features", "pairwise_distances", "nearest_neighbours", "greedy_coreset", "anomaly_maps"];
     /// <summary>Below this much free device memory the backend refuses to start.</summary>
     public const long MinFreeBytes = 512L << 20;
 
@@ -305,8 +308,8 @@ public sealed unsafe partial class CudaBackend : IBackend, IPoisonableBackend, I
 
     public DeviceTensor Upload(ReadOnlySpan<float> data, params int[] shape)
     {
-        long n = Tensors.Tensor.ShapeLength(shape);
-        if (data.Length != n) throw new ArgumentException($"upload of {data.Length} values into shape [{string.Join(",", shape)}]");
+        OpContracts.Upload(data.Length, shape);
+        long n = data.Length;
         var t = (CudaTensor)Allocate(shape);
         if (n > 0)
             fixed (float* p = data) Check(_cu.cuMemcpyHtoD_v2(t.Ptr, p, (nuint)(n * 4)), "cuMemcpyHtoD_v2");
@@ -316,7 +319,7 @@ public sealed unsafe partial class CudaBackend : IBackend, IPoisonableBackend, I
     public void Download(DeviceTensor source, Span<float> destination)
     {
         var t = T(source);
-        if (destination.Length < t.Length) throw new ArgumentException("download destination too small");
+        OpContracts.Download(t, destination.Length);
         Enter();
         if (t.Length > 0)
             fixed (float* p = destination) Check(_cu.cuMemcpyDtoH_v2(p, t.Ptr, (nuint)(t.Length * 4)), "cuMemcpyDtoH_v2");
@@ -333,6 +336,9 @@ public sealed unsafe partial class CudaBackend : IBackend, IPoisonableBackend, I
         if (data.IsEmpty) return;
         fixed (TItem* p = data) Check(_cu.cuMemcpyDtoH_v2(p, src, (nuint)(data.Length * sizeof(TItem))), "cuMemcpyDtoH_v2");
     }
+
+    /// <summary>Zeroes count 32-bit words (the coreset's ticket, the distance tile when d = 0).</summary>
+    int _cuMemsetZero(ulong p, long count) => _cu.cuMemsetD32_v2(p, 0, (nuint)count);
 
     /// <summary>Fills a tensor with one float bit pattern (tests poison outputs with NaN).</summary>
     public void Fill(DeviceTensor t, float value)

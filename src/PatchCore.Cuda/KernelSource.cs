@@ -7,6 +7,11 @@ namespace PatchCore.Cuda;
 /// The CUDA C sources in kernels/ (copied beside the binaries) and the on-disk cache of what NVRTC made of them:
 /// ~/.cache/pcnative/cuda/&lt;sha256(source, arch, NVRTC version, options)&gt;.cubin, written atomically (temp file,
 /// then rename) so that two processes never read half a file.
+///
+/// Naming: one module per IBackend op, its file the op's CPU/Reference file name in snake_case
+/// (Backends/Cpu/GreedyCoreset.cs ↔ kernels/greedy_coreset.cu ↔ CudaBackend.GreedyCoreset.cs; Conv2d ↔ conv2d.cu),
+/// so an op's four versions are found by one name. Helpers several modules share sit in common.cuh, which
+/// <see cref="Load"/> prepends to each.
 /// </summary>
 public static class KernelSource
 {

@@ -160,12 +160,8 @@ public sealed partial class GpuBackend : IBackend, IPoisonableBackend, ITiledNei
 
     public DeviceTensor Upload(ReadOnlySpan<float> data, params int[] shape)
     {
+        OpContracts.Upload(data.Length, shape);
         var t = AllocateTensor(shape);
-        if (data.Length != t.Length)
-        {
-            t.Dispose();
-            throw new ArgumentException($"upload of {data.Length} values into shape [{string.Join(",", shape)}]");
-        }
         if (data.Length > 0)
             t.Buffer.View.SubView(0, data.Length).CopyFromCPU(ref MemoryMarshal.GetReference(data), data.Length);
         return t;
@@ -174,7 +170,7 @@ public sealed partial class GpuBackend : IBackend, IPoisonableBackend, ITiledNei
     public void Download(DeviceTensor source, Span<float> destination)
     {
         var t = AsGpu(source);
-        if (destination.Length < t.Length) throw new ArgumentException("download destination too small");
+        OpContracts.Download(t, destination.Length);
         _accelerator.Synchronize();
         if (t.Length > 0) t.Buffer.View.SubView(0, t.Length).CopyToCPU(ref MemoryMarshal.GetReference(destination), t.Length);
     }

@@ -1,5 +1,6 @@
 using PatchCore.Backends;
 using PatchCore.Backends.Cpu;
+using PatchCore.Backends.Reference;
 
 namespace PatchCore.Tests;
 
@@ -11,7 +12,8 @@ public class BackendSelfCheckTests
     public void CpuBackendPassesEveryRowAtTinySize()
     {
         using var cpu = new CpuBackend(threads: 2);
-        var rows = BackendSelfCheck.Run(cpu, SelfCheckSize.Tiny, seed: 7);
+        using var reference = new ReferenceBackend();
+        var rows = BackendSelfCheck.Run(cpu, reference, SelfCheckSize.Tiny, seed: 7);
         Assert.Equal(BackendSelfCheck.OpNames, rows.Select(r => r.Op));
         var failed = rows.Where(r => !r.Pass).Select(r => r.ToString()).ToArray();
         Assert.True(failed.Length == 0, "failing rows:\n" + string.Join("\n", failed));
@@ -25,6 +27,6 @@ public class BackendSelfCheckTests
         Assert.Equal(0.5, BackendSelfCheck.Error([1f, 1f], [2f, 1f]));
         Assert.Equal(double.PositiveInfinity, BackendSelfCheck.Error([float.NaN, 1f], [2f, 1f]));
         Assert.Equal(double.PositiveInfinity, BackendSelfCheck.Error([1f], [2f, 1f]));
-        Assert.Throws<ArgumentException>(() => BackendSelfCheck.RunOne(new CpuBackend(1), "no such op"));
+        Assert.Throws<ArgumentException>(() => BackendSelfCheck.RunOne(new CpuBackend(1), new ReferenceBackend(), "no such op"));
     }
 }

@@ -61,8 +61,8 @@ public class CudaBindingTests
     [Fact]
     public void ErrorMessagesAreOneLineNamingCallAndError()
     {
-        var m = CudaException.Format("nvrtcCompileProgram(coreset.cu)", 6, "NVRTC_ERROR_COMPILATION", "coreset.cu(3): error: x\n  1 error detected\n");
-        Assert.Equal("nvrtcCompileProgram(coreset.cu) failed: NVRTC_ERROR_COMPILATION (coreset.cu(3): error: x 1 error detected)", m);
+        var m = CudaException.Format("nvrtcCompileProgram(greedy_coreset.cu)", 6, "NVRTC_ERROR_COMPILATION", "greedy_coreset.cu(3): error: x\n  1 error detected\n");
+        Assert.Equal("nvrtcCompileProgram(greedy_coreset.cu) failed: NVRTC_ERROR_COMPILATION (greedy_coreset.cu(3): error: x 1 error detected)", m);
         Assert.DoesNotContain('\n', m);
         Assert.Equal("cuMemAlloc_v2 failed: error 2", CudaException.Format("cuMemAlloc_v2", 2, null, null));
         Assert.Equal("CUBLAS_STATUS_NOT_INITIALIZED", Cublas.StatusName(1));
@@ -108,27 +108,41 @@ public class CudaBindingTests
     [Fact]
     public void KernelSourcesSitBesideTheBinariesWithThePrelude()
     {
-        foreach (var m in new[] { "elementwise", "features", "distance", "coreset", "maps" })
+        foreach (var m in CudaBackend.Modules)
         {
             string src = KernelSource.Load(KernelSource.DefaultFolder, m);
             Assert.StartsWith("// ---- common.cuh", src);
             Assert.Contains("pc_warp_allsum", src);
             Assert.NotEmpty(CudaBackend.KernelNames(src));
         }
-        var names = CudaBackend.KernelNames(KernelSource.Load(KernelSource.DefaultFolder, "coreset"));
+        var names = CudaBackend.KernelNames(KernelSource.Load(KernelSource.DefaultFolder, "greedy_coreset"));
         Assert.Equal(["coreset_init_f32", "coreset_init_f16", "coreset_step_f32", "coreset_step_f16", "coreset_step_vec_f32", "coreset_step_vec_f16", "to_f16"], names);
         Assert.Throws<FileNotFoundException>(() => KernelSource.Load(KernelSource.DefaultFolder, "missing"));
     }
 
+    /// <summary>Every kernels/*.cu is a loaded module, and each opens with the header that leads to its twins:
+    /// its kernels one per line, its CPU twin (a file that exists, named as the module), its test, its benchmark.</summary>
     [Fact]
-    public void GaussianTapsMatchScipyRadiusAndNormalisation()
+    public void EveryKernelFileIsAModuleWithItsHeader()
     {
-        var t = CudaBackend.GaussianTaps(4f);
-        Assert.Equal(33, t.Length); // radius int(4*4 + 0.5) = 16
-        Assert.Equal(1.0, t.Sum(x => (double)x), 5);
-        Assert.Equal(t[0], t[^1]);
-        Assert.True(t[16] > t[15]);
-        Assert.Equal(Math.Exp(-0.5 * 256 / 16.0) / Math.Exp(0), t[0] / t[16], 5);
+        var files = Directory.GetFiles(KernelSource.DefaultFolder, "*.cu").Select(Path.GetFileNameWithoutExtension).Order().ToArray();
+        Assert.Equal(CudaBackend.Modules.Order().ToArray(), files);
+        foreach (var m in CudaBackend.Modules)
+        {
+            string text = File.ReadAllText(Path.Combine(KernelSource.DefaultFolder, m + ".cu"));
+            string header = text[..text.IndexOf("\n//\n", StringComparison.Ordinal)];
+            var names = CudaBackend.KernelNames(text);
+            Assert.Contains("// Kernels:", header);
+            foreach (var k in names)
+                Assert.True(header.Contains(k) || header.Contains(k[..k.LastIndexOf('_')] + "_{f32,f16}"), $"{m}.cu header does not list {k}");
+            var twin = System.Text.RegularExpressions.Regex.Match(header, @"// CPU twin: (\S+)").Groups[1].Value;
+            Assert.True(File.Exists(Path.Combine(TestPaths.RepoRoot, twin)), $"{m}.cu: CPU twin '{twin}' missing");
+            // snake_case of the twin's file name is the module's name (GreedyCoreset.cs -> greedy_coreset).
+            string snake = System.Text.RegularExpressions.Regex.Replace(Path.GetFileNameWithoutExtension(twin), "(?<=[a-z0-9])([A-Z])", "_$1").ToLowerInvariant();
+            Assert.Equal(m, snake);
+            Assert.Contains("// Test: CudaEmulatorTests", header);
+            Assert.Contains("// Benchmark: pcnative bench kernels --backend cuda", header);
+        }
     }
 
     [Fact]

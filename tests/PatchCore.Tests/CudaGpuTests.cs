@@ -1,4 +1,5 @@
 using PatchCore.Backends;
+using PatchCore.Backends.Reference;
 using PatchCore.Cuda;
 
 namespace PatchCore.Tests;
@@ -56,7 +57,8 @@ public static class CudaChecks
     {
         lock (b)
         {
-            var r = BackendSelfCheck.RunOne(b, op, size, seed);
+            using var reference = new ReferenceBackend();
+            var r = BackendSelfCheck.RunOne(b, reference, op, size, seed);
             Assert.True(r.Pass, r.ToString());
         }
     }
@@ -68,7 +70,8 @@ public static class CudaChecks
             b.AllowTf32 = true;
             try
             {
-                var r = BackendSelfCheck.RunOne(b, op, size, seed, tf32: true);
+                using var reference = new ReferenceBackend();
+                var r = BackendSelfCheck.RunOne(b, reference, op, size, seed, tf32: true);
                 Assert.True(r.Pass, r.ToString());
             }
             finally { b.AllowTf32 = false; }

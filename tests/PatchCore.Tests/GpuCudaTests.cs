@@ -1,4 +1,5 @@
 using PatchCore.Backends;
+using PatchCore.Backends.Reference;
 using PatchCore.Gpu;
 
 namespace PatchCore.Tests;
@@ -33,7 +34,8 @@ public class GpuCudaTests(CudaDeviceFixture fixture) : IClassFixture<CudaDeviceF
     public void OpMatchesReferenceAtRealisticSize(string op)
     {
         var gpu = RequireCuda();
-        var row = BackendSelfCheck.RunOne(gpu, op, SelfCheckSize.Realistic, seed: 5);
+        using var reference = new ReferenceBackend();
+        var row = BackendSelfCheck.RunOne(gpu, reference, op, SelfCheckSize.Realistic, seed: 5);
         Assert.True(row.Pass, row.ToString());
     }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using PatchCore.Backbone;
 using PatchCore.Backends;
+using PatchCore.Backends.Reference;
 using PatchCore.Cuda;
 using PatchCore.Weights;
 
@@ -34,7 +35,8 @@ public static class BenchKernels
     static int Check(IBackend backend, bool tf32)
     {
         var sw = Stopwatch.StartNew();
-        var rows = BackendSelfCheck.Run(backend, SelfCheckSize.Moderate, tf32: tf32);
+        using var reference = new ReferenceBackend();
+        var rows = BackendSelfCheck.Run(backend, reference, SelfCheckSize.Moderate, tf32: tf32);
         Console.WriteLine($"{"op",-28} {"shape",-40} {"rel.err",10} {"tol",8} result");
         foreach (var r in rows) Console.WriteLine(r);
         int fails = rows.Count(r => !r.Pass);

@@ -151,9 +151,7 @@ public sealed partial class GpuBackend
 
     public DeviceTensor AggregatePatchFeatures(DeviceTensor layer2, DeviceTensor layer3, AggregationSpec spec)
     {
-        if (layer2.Rank != 4 || layer3.Rank != 4 || layer2[0] != layer3[0])
-            throw new ArgumentException($"AggregatePatchFeatures: layer maps {layer2.ShapeString} and {layer3.ShapeString} must be [N,C,H,W] with equal N");
-        if (spec.PatchSize < 1 || spec.PatchSize % 2 == 0) throw new ArgumentException($"AggregatePatchFeatures: patch size {spec.PatchSize} must be odd");
+        OpContracts.AggregatePatchFeatures(layer2, layer3, spec);
         int n = layer2[0], h2 = layer2[2], w2 = layer2[3];
         int dim = spec.OutputDim(layer2[1], layer3[1]);
         var result = AllocateTensor(n * h2 * w2, dim);

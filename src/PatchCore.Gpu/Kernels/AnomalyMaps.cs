@@ -74,26 +74,9 @@ public sealed partial class GpuBackend
         dst[i] = sum;
     }
 
-    /// <summary>scipy's taps: exp(-x²/(2 sigma²)) for |x| ≤ int(4 sigma + 0.5), normalised to sum 1 (in double).</summary>
-    internal static float[] GaussianTaps(float sigma)
-    {
-        int radius = (int)(4.0 * sigma + 0.5);
-        var taps = new double[2 * radius + 1];
-        double sum = 0;
-        for (int j = -radius; j <= radius; j++)
-        {
-            taps[j + radius] = Math.Exp(-0.5 * j * j / ((double)sigma * sigma));
-            sum += taps[j + radius];
-        }
-        var result = new float[taps.Length];
-        for (int j = 0; j < taps.Length; j++) result[j] = (float)(taps[j] / sum);
-        return result;
-    }
-
     public DeviceTensor AnomalyMaps(DeviceTensor patchScores, int outH, int outW, float sigma)
     {
-        if (patchScores.Rank != 3) throw new ArgumentException($"AnomalyMaps: patch scores must be [N, gh, gw], got {patchScores.ShapeString}");
-        if (outH <= 0 || outW <= 0) throw new ArgumentException($"AnomalyMaps: output size {outH}x{outW}");
+        OpContracts.AnomalyMaps(patchScores, outH, outW, sigma);
         int n = patchScores[0];
         var map = AllocateTensor(n, outH, outW);
         if (map.Length == 0) return map;
@@ -104,7 +87,7 @@ public sealed partial class GpuBackend
             _upsample(total, AsGpu(patchScores).View, map.View, args);
             return map;
         }
-        var taps = GaussianTaps(sigma);
+        var taps = Resampling.GaussianWeightsSingle(sigma);
         args.Radius = taps.Length / 2;
         using var tapBuf = (GpuTensor)Upload(taps, taps.Length);
         using var scratch = _accelerator.Allocate1D<float>(total);

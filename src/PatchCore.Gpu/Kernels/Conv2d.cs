@@ -97,10 +97,7 @@ public sealed partial class GpuBackend
 
     public ConvLayer CreateConv(ConvSpec spec, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias)
     {
-        if (weight.Length != spec.WeightLength)
-            throw new ArgumentException($"conv weight has {weight.Length} values, spec {spec} needs {spec.WeightLength}");
-        if (bias.Length != spec.OutChannels)
-            throw new ArgumentException($"conv bias has {bias.Length} values, spec needs {spec.OutChannels}");
+        OpContracts.CreateConv(spec, weight.Length, bias.Length);
         int k = spec.InChannels * spec.KernelH * spec.KernelW, cout = spec.OutChannels;
         // Repack [Cout, K] → [K, Cout] on the host once per layer (weights are small, the layer lives long).
         var packed = new float[k * cout];
@@ -115,15 +112,8 @@ public sealed partial class GpuBackend
     public DeviceTensor Conv2d(DeviceTensor x, ConvLayer conv, DeviceTensor? residual = null, bool relu = false)
     {
         var s = conv.Spec;
-        if (x.Rank != 4 || x[1] != s.InChannels)
-            throw new ArgumentException($"Conv2d: input {x.ShapeString} does not match {s}");
-        int oh = s.OutH(x[2]), ow = s.OutW(x[3]);
+        var (oh, ow) = OpContracts.Conv2d(x, s, residual);
         var y = AllocateTensor(x[0], s.OutChannels, oh, ow);
-        if (residual is not null && !residual.Shape.AsSpan().SequenceEqual(y.Shape))
-        {
-            y.Dispose();
-            throw new ArgumentException($"Conv2d: residual {residual.ShapeString} differs from output {y.ShapeString}");
-        }
         Conv2dInto(AsGpu(x), conv, residual is null ? null : AsGpu(residual), relu, y);
         return y;
     }

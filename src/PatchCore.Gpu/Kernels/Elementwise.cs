@@ -45,8 +45,7 @@ public sealed partial class GpuBackend
     public DeviceTensor Add(DeviceTensor a, DeviceTensor b)
     {
         var ga = AsGpu(a); var gb = AsGpu(b);
-        if (!a.Shape.AsSpan().SequenceEqual(b.Shape))
-            throw new ArgumentException($"Add: shapes {a.ShapeString} and {b.ShapeString} differ");
+        OpContracts.Add(a, b);
         var y = AllocateTensor(a.Shape);
         if (y.Length > 0) _add((int)y.Length, ga.View, gb.View, y.View);
         return y;

@@ -141,12 +141,8 @@ public sealed partial class GpuBackend
 
     public int[] GreedyCoreset(DeviceTensor features, int count, ReadOnlySpan<int> starts)
     {
-        if (features.Rank != 2) throw new ArgumentException($"GreedyCoreset: features must be [N, d], got {features.ShapeString}");
+        OpContracts.GreedyCoreset(features, count, starts);
         int n = features[0], dim = features[1];
-        if (count < 0 || count > n) throw new ArgumentException($"GreedyCoreset: cannot select {count} of {n} rows");
-        if (starts.Length == 0) throw new ArgumentException("GreedyCoreset: no starting rows");
-        foreach (int s in starts)
-            if ((uint)s >= (uint)n) throw new ArgumentException($"GreedyCoreset: start row {s} outside [0, {n})");
         if (count == 0) return [];
 
         int groups = CeilDiv(n, GroupSize);

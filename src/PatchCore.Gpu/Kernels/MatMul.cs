@@ -19,8 +19,7 @@ public sealed partial class GpuBackend
 
     public DeviceTensor MatMul(DeviceTensor a, DeviceTensor b)
     {
-        if (a.Rank != 2 || b.Rank != 2 || a[1] != b[0])
-            throw new ArgumentException($"MatMul: shapes {a.ShapeString} and {b.ShapeString} do not chain");
+        OpContracts.MatMul(a, b);
         var c = AllocateTensor(a[0], b[1]);
         MatMulInto(AsGpu(a), AsGpu(b), c);
         return c;

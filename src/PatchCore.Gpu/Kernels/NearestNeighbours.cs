@@ -64,11 +64,7 @@ public sealed partial class GpuBackend
 
     public void NearestNeighbours(DeviceTensor queries, DeviceTensor database, int k, Span<float> distances, Span<int> indices)
     {
-        if (queries.Rank != 2 || database.Rank != 2 || queries[1] != database[1])
-            throw new ArgumentException($"NearestNeighbours: shapes {queries.ShapeString} and {database.ShapeString} differ in dimension");
-        int m = queries[0], n = database[0], dim = queries[1];
-        if (k < 1 || k > n) throw new ArgumentException($"NearestNeighbours: k = {k} with {n} database rows");
-        if (distances.Length < m * k || indices.Length < m * k) throw new ArgumentException("NearestNeighbours: output spans too small");
+        var (m, n, dim) = OpContracts.NearestNeighbours(queries, database, k, distances.Length, indices.Length);
         if (m == 0) return;
 
         var q = AsGpu(queries).View; var x = AsGpu(database).View;

@@ -34,9 +34,7 @@ public sealed partial class GpuBackend
 
     public DeviceTensor PairwiseSquaredDistances(DeviceTensor queries, DeviceTensor database)
     {
-        if (queries.Rank != 2 || database.Rank != 2 || queries[1] != database[1])
-            throw new ArgumentException($"PairwiseSquaredDistances: shapes {queries.ShapeString} and {database.ShapeString} differ in dimension");
-        int m = queries[0], k = database[0], d = queries[1];
+        var (m, k, d) = OpContracts.PairwiseSquaredDistances(queries, database);
         var result = AllocateTensor(m, k);
         using var qn = _accelerator.Allocate1D<float>(Math.Max(1, m));
         using var xn = _accelerator.Allocate1D<float>(Math.Max(1, k));

@@ -85,17 +85,15 @@ public sealed partial class GpuBackend
         y[plane] = sum / hw;
     }
 
-    static PoolGeometry Geometry(DeviceTensor x, PoolSpec p, string op)
+    static PoolGeometry Geometry(DeviceTensor x, PoolSpec p, (int OH, int OW) outSize)
     {
-        if (x.Rank != 4) throw new ArgumentException($"{op}: input must be [N,C,H,W], got {x.ShapeString}");
-        int oh = p.OutH(x[2]), ow = p.OutW(x[3]);
-        if (oh <= 0 || ow <= 0) throw new ArgumentException($"{op}: window {p} does not fit input {x.ShapeString}");
+        var (oh, ow) = outSize;
         return new PoolGeometry { H = x[2], W = x[3], OH = oh, OW = ow, Kernel = p.Kernel, Stride = p.Stride, PadTop = p.PadTop, PadLeft = p.PadLeft };
     }
 
     public DeviceTensor MaxPool2d(DeviceTensor x, PoolSpec pool)
     {
-        var g = Geometry(x, pool, "MaxPool2d");
+        var g = Geometry(x, pool, OpContracts.MaxPool2d(x, pool));
         var y = AllocateTensor(x[0], x[1], g.OH, g.OW);
         if (y.Length > 0) _maxPool((int)y.Length, AsGpu(x).View, y.View, g);
         return y;
@@ -103,7 +101,7 @@ public sealed partial class GpuBackend
 
     public DeviceTensor AvgPool2d(DeviceTensor x, PoolSpec pool)
     {
-        var g = Geometry(x, pool, "AvgPool2d");
+        var g = Geometry(x, pool, OpContracts.AvgPool2d(x, pool));
         var y = AllocateTensor(x[0], x[1], g.OH, g.OW);
         if (y.Length > 0) _avgPool((int)y.Length, AsGpu(x).View, y.View, g);
         return y;
@@ -111,7 +109,7 @@ public sealed partial class GpuBackend
 
     public DeviceTensor GlobalAvgPool(DeviceTensor x)
     {
-        if (x.Rank != 4) throw new ArgumentException($"GlobalAvgPool: input must be [N,C,H,W], got {x.ShapeString}");
+        OpContracts.GlobalAvgPool(x);
         var y = AllocateTensor(x[0], x[1]);
         if (y.Length > 0) _globalAvgPool((int)y.Length, AsGpu(x).View, y.View, x[2] * x[3]);
         return y;

@@ -1,5 +1,3 @@
-using PatchCore.Backends.Reference;
-
 namespace PatchCore.Backends;
 
 /// <summary>How large the self-check's problems are: Tiny for the CPU tests (ILGPU's CPU accelerator simulates
@@ -14,7 +12,8 @@ public sealed record SelfCheckRow(string Op, string Shape, double MaxRelError, d
 }
 
 /// <summary>
-/// Compares every op of a backend with <see cref="ReferenceBackend"/> on fresh random inputs. Used by the backend
+/// Compares every op of a backend with a reference backend (the caller passes one: the CLI and the tests pass
+/// Reference.ReferenceBackend, the truth; this contract folder names no concrete backend) on fresh random inputs. Used by the backend
 /// tests and by `pcnative bench kernels --check` (on a GPU machine no SDK may exist to run the tests). A backend
 /// that is <see cref="IPoisonableBackend"/> has its outputs NaN-filled first, so an element no op writes fails;
 /// NaN/Inf anywhere fails. fp32 tolerance 1e-4; convolutions with TF32 allowed 5e-3; coreset selections must be
@@ -76,18 +75,18 @@ public static class BackendSelfCheck
 
     /// <summary>Every op; a thrown exception becomes a failing row with the message. <paramref name="tf32"/>:
     /// the backend may run convolutions on TF32 tensor cores, so they are held to <see cref="Tf32Tolerance"/>.</summary>
-    public static IReadOnlyList<SelfCheckRow> Run(IBackend backend, SelfCheckSize size = SelfCheckSize.Moderate, int seed = 1, bool tf32 = false)
+    public static IReadOnlyList<SelfCheckRow> Run(IBackend backend, IBackend reference, SelfCheckSize size = SelfCheckSize.Moderate, int seed = 1, bool tf32 = false)
     {
         var rows = new List<SelfCheckRow>();
-        foreach (var (name, _) in Cases) rows.Add(RunOne(backend, name, size, seed, tf32));
+        foreach (var (name, _) in Cases) rows.Add(RunOne(backend, reference, name, size, seed, tf32));
         return rows;
     }
 
-    public static SelfCheckRow RunOne(IBackend backend, string op, SelfCheckSize size = SelfCheckSize.Moderate, int seed = 1, bool tf32 = false)
+    /// <summary>One op; <paramref name="reference"/> computes the expected values (it is not poisoned).</summary>
+    public static SelfCheckRow RunOne(IBackend backend, IBackend reference, string op, SelfCheckSize size = SelfCheckSize.Moderate, int seed = 1, bool tf32 = false)
     {
         var c = Array.Find(Cases, x => x.Name == op);
         if (c.Run is null) throw new ArgumentException($"unknown self-check op '{op}'");
-        using var reference = new ReferenceBackend();
         var poisonable = backend as IPoisonableBackend;
         bool poisoned = poisonable?.PoisonAllocations ?? false;
         if (poisonable is not null) poisonable.PoisonAllocations = true;

@@ -1,6 +1,6 @@
 namespace PatchCore.Backends;
 
-/// <summary>Memory handling shared by the two CPU backends: tensors are managed arrays.</summary>
+/// <summary>Memory handling shared by the two CPU backends (reference and cpu): tensors are managed arrays.</summary>
 public static class HostMemory
 {
     public static HostDeviceTensor Allocate(int[] shape)
@@ -44,9 +44,8 @@ public static class HostMemory
 
     public static HostDeviceTensor Upload(ReadOnlySpan<float> data, int[] shape)
     {
+        OpContracts.Upload(data.Length, shape);
         var t = Allocate(shape);
-        if (data.Length != t.Length)
-            throw new ArgumentException($"upload of {data.Length} values into shape [{string.Join(",", shape)}]");
         data.CopyTo(t.Data);
         return t;
     }
@@ -54,7 +53,7 @@ public static class HostMemory
     public static void Download(DeviceTensor source, Span<float> destination)
     {
         var t = AsHost(source);
-        if (destination.Length < t.Length) throw new ArgumentException("download destination too small");
+        OpContracts.Download(t, destination.Length);
         t.Span.CopyTo(destination);
     }
 

@@ -8,6 +8,12 @@ namespace PatchCore.Backends;
 ///
 /// Conventions: tensors are float32, row-major; images and maps NCHW; feature matrices [rows, dim].
 /// Ops return new tensors owned by the caller (dispose them); inputs are never modified.
+///
+/// Every implementation checks an op's arguments first with the op's method in <see cref="OpContracts"/>, so a
+/// bad input fails the same way on every backend. An op's versions share its name: Reference/Conv2d.cs,
+/// Cpu/Conv2d.cs, PatchCore.Gpu/Kernels/Conv2d.cs, PatchCore.Cuda/CudaBackend.Conv2d.cs and kernels/conv2d.cu.
+/// Host-side helpers the backends share sit beside this interface: <see cref="Resampling"/> (interpolation taps,
+/// Gaussian weights, reflect borders) and <see cref="HostMemory"/> (the CPU backends' tensors).
 /// </summary>
 public interface IBackend : IDisposable
 {

@@ -52,6 +52,19 @@ public static class Resampling
         return w;
     }
 
+    /// <summary>
+    /// <see cref="GaussianWeights"/> rounded to float, the taps the cpu, gpu and cuda blur kernels multiply with.
+    /// The one place every backend gets its blur weights from (they used to compute their own, and only this
+    /// routine handled sigma 0).
+    /// </summary>
+    public static float[] GaussianWeightsSingle(float sigma, double truncate = 4.0)
+    {
+        double[] w = GaussianWeights(sigma, truncate);
+        var f = new float[w.Length];
+        for (int i = 0; i < f.Length; i++) f[i] = (float)w[i];
+        return f;
+    }
+
     /// <summary>scipy 'reflect' border (d c b a | a b c d | d c b a), periodic with period 2n for any index.</summary>
     public static int Reflect(int i, int n)
     {

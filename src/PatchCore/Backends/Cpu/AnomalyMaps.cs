@@ -12,13 +12,11 @@ public sealed partial class CpuBackend
     public DeviceTensor AnomalyMaps(DeviceTensor patchScores, int outH, int outW, float sigma)
     {
         var s = HostMemory.AsHost(patchScores);
-        LinearAlgebraChecks.AnomalyMaps(s, outH, outW, sigma);
+        OpContracts.AnomalyMaps(s, outH, outW, sigma);
         int n = s[0], gh = s[1], gw = s[2];
         var result = HostMemory.Allocate([n, outH, outW]);
         if (n == 0) return result;
-        double[] gd = Resampling.GaussianWeights(sigma);
-        var g = new float[gd.Length];
-        for (int i = 0; i < g.Length; i++) g[i] = (float)gd[i];
+        float[] g = Resampling.GaussianWeightsSingle(sigma);
         int r = (g.Length - 1) / 2;
         var xs0 = new int[outW]; var xs1 = new int[outW]; var lxs = new float[outW];
         for (int x = 0; x < outW; x++) Resampling.BilinearTap(x, gw, outW, out xs0[x], out xs1[x], out lxs[x]);

@@ -72,8 +72,7 @@ public sealed partial class CpuBackend
 
     public ConvLayer CreateConv(ConvSpec spec, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias)
     {
-        if (weight.Length != spec.WeightLength) throw new ArgumentException($"conv weight has {weight.Length} values, spec needs {spec.WeightLength}");
-        if (bias.Length != spec.OutChannels) throw new ArgumentException($"conv bias has {bias.Length} values, spec needs {spec.OutChannels}");
+        OpContracts.CreateConv(spec, weight.Length, bias.Length);
         return new CpuConv(spec, weight, bias);
     }
 
@@ -89,15 +88,14 @@ public sealed partial class CpuBackend
 
     public DeviceTensor Conv2d(DeviceTensor x, ConvLayer conv, DeviceTensor? residual = null, bool relu = false)
     {
+        var (oh, ow) = OpContracts.Conv2d(x, conv.Spec, residual);
         var c = conv as CpuConv ?? throw new ArgumentException("conv layer does not belong to the cpu backend");
         var s = c.Spec;
-        if (x.Rank != 4 || x[1] != s.InChannels) throw new ArgumentException($"conv input {x.ShapeString} does not match Cin {s.InChannels}");
-        int n = x[0], h = x[2], w = x[3], oh = s.OutH(h), ow = s.OutW(w), p = oh * ow;
+        int n = x[0], h = x[2], w = x[3], p = oh * ow;
         var y = HostMemory.Rent([n, s.OutChannels, oh, ow]);
         float[]? res = null;
         if (residual != null)
         {
-            if (!residual.Shape.AsSpan().SequenceEqual(y.Shape)) throw new ArgumentException($"residual {residual.ShapeString} differs from conv output {y.ShapeString}");
             res = HostMemory.AsHost(residual).Data;
         }
         if (n == 0 || p == 0) return y;

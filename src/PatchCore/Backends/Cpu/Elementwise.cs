@@ -13,7 +13,7 @@ public sealed partial class CpuBackend
 
     public DeviceTensor Add(DeviceTensor a, DeviceTensor b)
     {
-        if (!a.Shape.AsSpan().SequenceEqual(b.Shape)) throw new ArgumentException($"add of {a.ShapeString} and {b.ShapeString}");
+        OpContracts.Add(a, b);
         var y = HostMemory.Rent(a.Shape);
         TensorPrimitives.Add(HostMemory.AsHost(a).Span, HostMemory.AsHost(b).Span, y.Span);
         return y;

@@ -155,7 +155,7 @@ public sealed partial class CpuBackend
     public unsafe int[] GreedyCoresetPlain(DeviceTensor features, int count, ReadOnlySpan<int> starts)
     {
         var f = HostMemory.AsHost(features);
-        LinearAlgebraChecks.Coreset(f, count, starts);
+        OpContracts.GreedyCoreset(f, count, starts);
         int n = f[0], d = f[1];
         var x = f.Data;
         var min = CoresetInitialDistances(x, n, d, starts.ToArray());
@@ -215,7 +215,7 @@ public sealed partial class CpuBackend
     internal unsafe int[] GreedyCoresetBounded(DeviceTensor features, int count, ReadOnlySpan<int> starts, int streamIterations)
     {
         var f = HostMemory.AsHost(features);
-        LinearAlgebraChecks.Coreset(f, count, starts);
+        OpContracts.GreedyCoreset(f, count, starts);
         int n = f[0], d = f[1];
         var x = f.Data;
         var min = CoresetInitialDistances(x, n, d, starts.ToArray());

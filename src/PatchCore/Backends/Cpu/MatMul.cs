@@ -5,7 +5,7 @@ public sealed partial class CpuBackend
     /// <summary>c = a·b: b's columns packed once as PackedGemm's B panels, tiles of 128 rows of a.</summary>
     public unsafe DeviceTensor MatMul(DeviceTensor a, DeviceTensor b)
     {
-        var (m, k, n) = LinearAlgebraChecks.MatMulShape(a, b);
+        var (m, k, n) = OpContracts.MatMul(a, b);
         var x = HostMemory.AsHost(a).Data;
         var y = HostMemory.AsHost(b).Data;
         var c = HostMemory.Allocate([m, n]);

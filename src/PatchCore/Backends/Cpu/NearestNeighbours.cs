@@ -12,8 +12,7 @@ public sealed partial class CpuBackend
     /// </summary>
     public unsafe void NearestNeighbours(DeviceTensor queries, DeviceTensor database, int k, Span<float> distances, Span<int> indices)
     {
-        var (m, kk, d) = LinearAlgebraChecks.RowsShape(queries, database);
-        LinearAlgebraChecks.NearestNeighbours(m, kk, k, distances.Length, indices.Length);
+        var (m, kk, d) = OpContracts.NearestNeighbours(queries, database, k, distances.Length, indices.Length);
         if (m == 0) return;
         var q = HostMemory.AsHost(queries).Data;
         var x = HostMemory.AsHost(database).Data;

@@ -8,7 +8,7 @@ public sealed partial class CpuBackend
     /// </summary>
     public unsafe DeviceTensor PairwiseSquaredDistances(DeviceTensor queries, DeviceTensor database)
     {
-        var (m, kk, d) = LinearAlgebraChecks.RowsShape(queries, database);
+        var (m, kk, d) = OpContracts.PairwiseSquaredDistances(queries, database);
         var q = HostMemory.AsHost(queries).Data;
         var x = HostMemory.AsHost(database).Data;
         var result = HostMemory.Allocate([m, kk]);

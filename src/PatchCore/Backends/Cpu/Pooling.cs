@@ -4,16 +4,15 @@ namespace PatchCore.Backends.Cpu;
 
 public sealed partial class CpuBackend
 {
-    public DeviceTensor MaxPool2d(DeviceTensor x, PoolSpec pool) => Pool(x, pool, max: true);
+    public DeviceTensor MaxPool2d(DeviceTensor x, PoolSpec pool) => Pool(x, pool, OpContracts.MaxPool2d(x, pool), max: true);
 
     /// <summary>Average pooling, padded cells counted as zeros (divisor always Kernel²).</summary>
-    public DeviceTensor AvgPool2d(DeviceTensor x, PoolSpec pool) => Pool(x, pool, max: false);
+    public DeviceTensor AvgPool2d(DeviceTensor x, PoolSpec pool) => Pool(x, pool, OpContracts.AvgPool2d(x, pool), max: false);
 
-    HostDeviceTensor Pool(DeviceTensor x, PoolSpec p, bool max)
+    HostDeviceTensor Pool(DeviceTensor x, PoolSpec p, (int H, int W) outSize, bool max)
     {
-        if (x.Rank != 4) throw new ArgumentException($"pooling needs NCHW, got {x.ShapeString}");
         var xd = HostMemory.AsHost(x).Data;
-        int planes = x[0] * x[1], h = x[2], w = x[3], oh = p.OutH(h), ow = p.OutW(w);
+        int planes = x[0] * x[1], h = x[2], w = x[3], oh = outSize.H, ow = outSize.W;
         var y = HostMemory.Rent([x[0], x[1], oh, ow]);
         var yd = y.Data;
         float inv = 1f / (p.Kernel * p.Kernel);
@@ -81,7 +80,7 @@ public sealed partial class CpuBackend
 
     public DeviceTensor GlobalAvgPool(DeviceTensor x)
     {
-        if (x.Rank != 4) throw new ArgumentException($"global pooling needs NCHW, got {x.ShapeString}");
+        OpContracts.GlobalAvgPool(x);
         var xd = HostMemory.AsHost(x).Data;
         int planes = x[0] * x[1], hw = x[2] * x[3];
         var y = HostMemory.Rent([x[0], x[1]]);

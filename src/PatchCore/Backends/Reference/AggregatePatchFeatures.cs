@@ -11,7 +11,7 @@ public sealed partial class ReferenceBackend
     {
         var l2 = HostMemory.AsHost(layer2);
         var l3 = HostMemory.AsHost(layer3);
-        AggregationChecks.Validate(l2, l3, spec);
+        OpContracts.AggregatePatchFeatures(l2, l3, spec);
         int n = l2[0], c2 = l2[1], h = l2[2], w = l2[3];
         int c3 = l3[1], h3 = l3[2], w3 = l3[3];
         int dim = spec.OutputDim(c2, c3);

@@ -9,7 +9,7 @@ public sealed partial class ReferenceBackend
     public DeviceTensor AnomalyMaps(DeviceTensor patchScores, int outH, int outW, float sigma)
     {
         var s = HostMemory.AsHost(patchScores);
-        LinearAlgebraChecks.AnomalyMaps(s, outH, outW, sigma);
+        OpContracts.AnomalyMaps(s, outH, outW, sigma);
         int n = s[0], gh = s[1], gw = s[2];
         var result = HostMemory.Allocate([n, outH, outW]);
         var up = new double[outH * outW];

@@ -6,7 +6,7 @@ public sealed partial class ReferenceBackend
     public int[] GreedyCoreset(DeviceTensor features, int count, ReadOnlySpan<int> starts)
     {
         var f = HostMemory.AsHost(features);
-        LinearAlgebraChecks.Coreset(f, count, starts);
+        OpContracts.GreedyCoreset(f, count, starts);
         int n = f[0], d = f[1];
         var x = f.Data;
         var min = new double[n];

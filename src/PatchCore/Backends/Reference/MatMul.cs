@@ -4,7 +4,7 @@ public sealed partial class ReferenceBackend
 {
     public DeviceTensor MatMul(DeviceTensor a, DeviceTensor b)
     {
-        var (m, k, n) = LinearAlgebraChecks.MatMulShape(a, b);
+        var (m, k, n) = OpContracts.MatMul(a, b);
         var x = HostMemory.AsHost(a).Data;
         var y = HostMemory.AsHost(b).Data;
         var c = HostMemory.Allocate([m, n]);

@@ -5,8 +5,7 @@ public sealed partial class ReferenceBackend
     /// <summary>Exact k-NN by direct squared distances (double), a stable sort per query: ties keep the lower index.</summary>
     public void NearestNeighbours(DeviceTensor queries, DeviceTensor database, int k, Span<float> distances, Span<int> indices)
     {
-        var (m, kk, d) = LinearAlgebraChecks.RowsShape(queries, database);
-        LinearAlgebraChecks.NearestNeighbours(m, kk, k, distances.Length, indices.Length);
+        var (m, kk, d) = OpContracts.NearestNeighbours(queries, database, k, distances.Length, indices.Length);
         var q = HostMemory.AsHost(queries).Data;
         var x = HostMemory.AsHost(database).Data;
         var dist = new double[kk];

@@ -4,7 +4,7 @@ public sealed partial class ReferenceBackend
 {
     public DeviceTensor PairwiseSquaredDistances(DeviceTensor queries, DeviceTensor database)
     {
-        var (m, kk, d) = LinearAlgebraChecks.RowsShape(queries, database);
+        var (m, kk, d) = OpContracts.PairwiseSquaredDistances(queries, database);
         var q = HostMemory.AsHost(queries).Data;
         var x = HostMemory.AsHost(database).Data;
         var r = HostMemory.Allocate([m, kk]);

@@ -2,15 +2,14 @@ namespace PatchCore.Backends.Reference;
 
 public sealed partial class ReferenceBackend
 {
-    public DeviceTensor MaxPool2d(DeviceTensor x, PoolSpec pool) => Pool(x, pool, max: true);
+    public DeviceTensor MaxPool2d(DeviceTensor x, PoolSpec pool) => Pool(x, pool, OpContracts.MaxPool2d(x, pool), max: true);
 
-    public DeviceTensor AvgPool2d(DeviceTensor x, PoolSpec pool) => Pool(x, pool, max: false);
+    public DeviceTensor AvgPool2d(DeviceTensor x, PoolSpec pool) => Pool(x, pool, OpContracts.AvgPool2d(x, pool), max: false);
 
-    static HostDeviceTensor Pool(DeviceTensor x, PoolSpec p, bool max)
+    static HostDeviceTensor Pool(DeviceTensor x, PoolSpec p, (int H, int W) outSize, bool max)
     {
-        if (x.Rank != 4) throw new ArgumentException($"pooling needs NCHW, got {x.ShapeString}");
         var xd = HostMemory.AsHost(x).Data;
-        int planes = x[0] * x[1], h = x[2], w = x[3], oh = p.OutH(h), ow = p.OutW(w);
+        int planes = x[0] * x[1], h = x[2], w = x[3], oh = outSize.H, ow = outSize.W;
         var y = HostMemory.Allocate([x[0], x[1], oh, ow]);
         for (int pl = 0; pl < planes; pl++)
         for (int oy = 0; oy < oh; oy++)
@@ -33,7 +32,7 @@ public sealed partial class ReferenceBackend
 
     public DeviceTensor GlobalAvgPool(DeviceTensor x)
     {
-        if (x.Rank != 4) throw new ArgumentException($"global pooling needs NCHW, got {x.ShapeString}");
+        OpContracts.GlobalAvgPool(x);
         var xd = HostMemory.AsHost(x).Data;
         int planes = x[0] * x[1], hw = x[2] * x[3];
         var y = HostMemory.Allocate([x[0], x[1]]);

@@ -1,3 +1,14 @@
+// Approximate greedy coreset, fp32 or fp16 storage (the _f32/_f16 suffix of every kernel).
+// Kernels:
+//   coreset_init_{f32,f16}     — mean Euclidean distance of every row to the start rows (one warp per row)
+//   coreset_step_{f32,f16}     — one selection: lower the minima, argmax; one warp per row, any d
+//   coreset_step_vec_{f32,f16} — the same with 16-byte loads, a half-warp per row (d*size a multiple of 16)
+//   to_f16                     — converts the features to fp16 storage first
+// CPU twin: src/PatchCore/Backends/Cpu/GreedyCoreset.cs (the truth: src/PatchCore/Backends/Reference/GreedyCoreset.cs)
+// Host side: src/PatchCore.Cuda/CudaBackend.GreedyCoreset.cs
+// Test: CudaEmulatorTests (CI, on the CPU emulator) and CudaGpuTests (a real GPU), both through BackendSelfCheck.
+// Benchmark: pcnative bench kernels --backend cuda
+//
 // Approximate greedy coreset (ALGORITHM.md "Coreset") entirely on the device. Per iteration ONE launch of
 // coreset_step: it reads the previously selected row's index from device memory (selected[t-1]), lowers every
 // row's running minimum distance, finds each block's argmax, and the last block to finish (threadfence +

@@ -2,6 +2,7 @@ using PatchCore.Backends;
 
 namespace PatchCore.Cuda;
 
+/// <summary>GreedyCoreset (kernels/greedy_coreset.cu). CPU twin: Backends/Cpu/GreedyCoreset.cs.</summary>
 public sealed partial class CudaBackend
 {
     /// <summary>
@@ -12,7 +13,7 @@ public sealed partial class CudaBackend
     public bool CoresetVectorized { get; set; } = true;
 
     /// <summary>
-    /// Approximate greedy coreset on the device (kernels/coreset.cu): one init launch (mean Euclidean distance to
+    /// Approximate greedy coreset on the device (kernels/greedy_coreset.cu): one init launch (mean Euclidean distance to
     /// the start rows), then one coreset_step launch per selection, back to back on the stream. Each launch reads
     /// the previous selection from device memory and its last block writes the next one, so the host only enqueues
     /// and reads the selected indices once at the end. With <see cref="CoresetStorage.Float16"/> the features are
@@ -21,12 +22,8 @@ public sealed partial class CudaBackend
     /// </summary>
     public int[] GreedyCoreset(DeviceTensor features, int count, ReadOnlySpan<int> starts)
     {
-        if (features.Rank != 2) throw new ArgumentException($"coreset features must be [N, d], got {features.ShapeString}");
+        OpContracts.GreedyCoreset(features, count, starts);
         int n = features[0], d = features[1];
-        if (count < 0 || count > n) throw new ArgumentException($"coreset of {count} rows out of {n}");
-        if (starts.Length == 0) throw new ArgumentException("coreset needs at least one start row");
-        foreach (var s in starts)
-            if ((uint)s >= (uint)n) throw new ArgumentException($"coreset start row {s} outside 0..{n - 1}");
         if (count == 0) return [];
         Enter();
         bool half = CoresetStorage == CoresetStorage.Float16;

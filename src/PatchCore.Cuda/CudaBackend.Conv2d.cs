@@ -21,6 +21,7 @@ public sealed class CudaConvLayer : ConvLayer
     }
 }
 
+/// <summary>CreateConv and Conv2d (kernels/conv2d.cu around cuBLAS). CPU twin: Backends/Cpu/Conv2d.cs.</summary>
 public sealed unsafe partial class CudaBackend
 {
     /// <summary>im2col panels are built for as many images at once as fit in this much scratch memory.</summary>
@@ -28,8 +29,7 @@ public sealed unsafe partial class CudaBackend
 
     public ConvLayer CreateConv(ConvSpec spec, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias)
     {
-        if (weight.Length != spec.WeightLength) throw new ArgumentException($"conv weight has {weight.Length} values, {spec} needs {spec.WeightLength}");
-        if (bias.Length != spec.OutChannels) throw new ArgumentException($"conv bias has {bias.Length} values, {spec.OutChannels} needed");
+        OpContracts.CreateConv(spec, weight.Length, bias.Length);
         Enter();
         var w = AllocBuffer(weight.Length * 4L);
         var b = AllocBuffer(bias.Length * 4L);
@@ -47,16 +47,13 @@ public sealed unsafe partial class CudaBackend
     /// </summary>
     public DeviceTensor Conv2d(DeviceTensor x, ConvLayer conv, DeviceTensor? residual = null, bool relu = false)
     {
+        var (oh, ow) = OpContracts.Conv2d(x, conv.Spec, residual);
         var cl = conv as CudaConvLayer ?? throw new ArgumentException("conv layer was not created by the cuda backend");
         var s = cl.Spec;
         var xt = T(x);
-        if (x.Rank != 4 || x[1] != s.InChannels) throw new ArgumentException($"conv input {x.ShapeString} does not match {s}");
-        int n = x[0], h = x[2], w = x[3], oh = s.OutH(h), ow = s.OutW(w);
-        if (oh <= 0 || ow <= 0) throw new ArgumentException($"conv input {x.ShapeString} too small for {s}");
+        int n = x[0], h = x[2], w = x[3];
         int hw = oh * ow, k = s.InChannels * s.KernelH * s.KernelW;
         var y = (CudaTensor)Allocate(n, s.OutChannels, oh, ow);
-        if (residual != null && (residual.Rank != 4 || residual[0] != n || residual[1] != s.OutChannels || residual[2] != oh || residual[3] != ow))
-            throw new ArgumentException($"residual {residual.ShapeString} does not match conv output {y.ShapeString}");
         Enter();
         _blas.Check(_blas.cublasSetMathMode(_blasHandle, AllowTf32 ? Cublas.CUBLAS_TF32_TENSOR_OP_MATH : Cublas.CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
         float alpha = 1f, beta = 0f;
@@ -85,34 +82,5 @@ public sealed unsafe partial class CudaBackend
         Launch("conv_epilogue", Grid(y.Length), 256, 0,
             [y.Ptr, cl.Bias.Ptr, residual == null ? 0UL : T(residual).Ptr, I(s.OutChannels), I(hw), I(y.Length), I(relu ? 1 : 0)]);
         return y;
-    }
-
-    /// <summary>
-    /// c [M, N] = a [M, K] · b [K, N], row-major, full fp32 (the projection feeds the coreset). Column-major:
-    /// cᵀ [N x M] = bᵀ [N x K] · aᵀ [K x M] → Sgemm(N, N, m = N, n = M, k = K, A = b (lda = N), B = a (ldb = K), C = c (ldc = N)).
-    /// </summary>
-    public DeviceTensor MatMul(DeviceTensor a, DeviceTensor b)
-    {
-        if (a.Rank != 2 || b.Rank != 2 || a[1] != b[0]) throw new ArgumentException($"matmul of {a.ShapeString} and {b.ShapeString}");
-        int m = a[0], k = a[1], n = b[1];
-        var c = (CudaTensor)Allocate(m, n);
-        if (m == 0 || n == 0) return c;
-        if (k == 0) { Fill(c, 0f); return c; }
-        Enter();
-        _blas.Check(_blas.cublasSetMathMode(_blasHandle, Cublas.CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
-        float alpha = 1f, beta = 0f;
-        _blas.Check(_blas.cublasSgemm_v2(_blasHandle, Cublas.CUBLAS_OP_N, Cublas.CUBLAS_OP_N, n, m, k,
-            &alpha, T(b).Ptr, n, T(a).Ptr, k, &beta, c.Ptr, n), "cublasSgemm_v2(matmul)");
-        return c;
-    }
-
-    /// <summary>Raw SGEMM on device tensors for bench kernels' ceilings: c = a·b, square n x n, fp32 or TF32.</summary>
-    public void SquareGemm(DeviceTensor a, DeviceTensor b, DeviceTensor c, int n, bool tf32)
-    {
-        Enter();
-        _blas.Check(_blas.cublasSetMathMode(_blasHandle, tf32 ? Cublas.CUBLAS_TF32_TENSOR_OP_MATH : Cublas.CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
-        float alpha = 1f, beta = 0f;
-        _blas.Check(_blas.cublasSgemm_v2(_blasHandle, Cublas.CUBLAS_OP_N, Cublas.CUBLAS_OP_N, n, n, n,
-            &alpha, T(a).Ptr, n, T(b).Ptr, n, &beta, T(c).Ptr, n), "cublasSgemm_v2(square)");
     }
 }

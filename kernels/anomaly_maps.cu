@@ -1,3 +1,12 @@
+// Anomaly maps: bilinear upsampling, then a separable Gaussian blur (weights from Backends/Resampling.cs).
+// Kernels:
+//   upsample_bilinear — one thread per output pixel, align_corners=false as PyTorch
+//   blur_1d           — one 1-D pass (vertical or horizontal), reflect borders; launched twice
+// CPU twin: src/PatchCore/Backends/Cpu/AnomalyMaps.cs (the truth: src/PatchCore/Backends/Reference/AnomalyMaps.cs)
+// Host side: src/PatchCore.Cuda/CudaBackend.AnomalyMaps.cs
+// Test: CudaEmulatorTests (CI, on the CPU emulator) and CudaGpuTests (a real GPU), both through BackendSelfCheck.
+// Benchmark: pcnative bench kernels --backend cuda
+//
 // Anomaly maps: bilinear upsampling of the patch-score grids (align_corners=false), then a separable Gaussian
 // blur with scipy.ndimage's 'reflect' border (d c b a | a b c d); vertical pass first, as gaussian_filter
 // walks axis 0 before axis 1.

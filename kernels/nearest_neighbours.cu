@@ -1,32 +1,12 @@
-// Distances and k-nearest-neighbour selection. The cross term q·x comes from cuBLAS (alpha = -2); these
-// kernels add the row norms and select, faiss GPU brute-force style: |q|² + |x|² - 2 q·x, clamped at 0.
-
-// One warp per row: out[r] = sum of squares of row r.
-extern "C" __global__ void row_sqnorms(const float* x, float* out, int rows, int dim)
-{
-    int lane = threadIdx.x & 31;
-    i64 warp = ((i64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
-    i64 warps = ((i64)gridDim.x * blockDim.x) >> 5;
-    for (i64 r = warp; r < rows; r += warps)
-    {
-        const float* p = x + r * dim;
-        float s = 0.f;
-        for (int j = lane; j < dim; j += 32) s += p[j] * p[j];
-        s = pc_warp_allsum(s);
-        if (lane == 0) out[r] = s;
-    }
-}
-
-// d[i, j] (holding -2 q_i·x_j) += |q_i|² + |x_j|², clamped at 0 (NaN stays NaN).
-extern "C" __global__ void finalize_distances(float* d, const float* qn, const float* xn, int M, int K)
-{
-    i64 total = (i64)M * K;
-    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (i64)gridDim.x * blockDim.x)
-    {
-        float v = d[i] + qn[i / K] + xn[i % K];
-        d[i] = v < 0.f ? 0.f : v;
-    }
-}
+// k nearest database rows per query, tiled, faiss GPU brute-force style: per tile one cuBLAS GEMM for -2 q·x,
+// then topk_tile adds the norms (row_sqnorms of pairwise_distances.cu) and merges into the running top k.
+// Kernels:
+//   topk_tile — one block per query of the tile; per-thread sorted top-k of a strided share, then a block merge
+// CPU twin: src/PatchCore/Backends/Cpu/NearestNeighbours.cs (the truth: src/PatchCore/Backends/Reference/NearestNeighbours.cs)
+// Host side: src/PatchCore.Cuda/CudaBackend.NearestNeighbours.cs
+// Test: CudaEmulatorTests (CI, on the CPU emulator) and CudaGpuTests (a real GPU), both through BackendSelfCheck.
+// Benchmark: pcnative bench kernels --backend cuda
+//
 
 #define KMAX 32
 #define TOPK_THREADS 256

@@ -1,3 +1,12 @@
+// Patch-feature aggregation (ALGORITHM.md "Patch features"), the two modes of AggregationSpec.
+// Kernels:
+//   aggregate_official — one block per layer2 grid cell: unfold, upsample layer3, adaptive pools (dynamic shared 2*P floats)
+//   aggregate_anomalib — one thread per output value: 3x3 average pool, nearest-upsampled layer3, concatenated
+// CPU twin: src/PatchCore/Backends/Cpu/AggregatePatchFeatures.cs (the truth: src/PatchCore/Backends/Reference/AggregatePatchFeatures.cs)
+// Host side: src/PatchCore.Cuda/CudaBackend.AggregatePatchFeatures.cs
+// Test: CudaEmulatorTests (CI, on the CPU emulator) and CudaGpuTests (a real GPU), both through BackendSelfCheck.
+// Benchmark: pcnative bench kernels --backend cuda
+//
 // Patch-feature aggregation (ALGORITHM.md "Patch features"). One block per output row (one layer2 grid cell).
 
 // Official: u2 = 3x3 unfold of layer2 at (y, x) (zero pad, channel-major c*p*p + ky*p + kx), u3 = the same

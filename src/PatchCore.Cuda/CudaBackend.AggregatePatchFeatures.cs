@@ -2,13 +2,12 @@ using PatchCore.Backends;
 
 namespace PatchCore.Cuda;
 
+/// <summary>AggregatePatchFeatures (kernels/aggregate_patch_features.cu). CPU twin: Backends/Cpu/AggregatePatchFeatures.cs.</summary>
 public sealed partial class CudaBackend
 {
     public DeviceTensor AggregatePatchFeatures(DeviceTensor layer2, DeviceTensor layer3, AggregationSpec spec)
     {
-        if (layer2.Rank != 4 || layer3.Rank != 4 || layer2[0] != layer3[0])
-            throw new ArgumentException($"aggregation of {layer2.ShapeString} and {layer3.ShapeString}");
-        if (spec.PatchSize < 1 || spec.PatchSize % 2 == 0) throw new ArgumentException($"patch size {spec.PatchSize} must be odd");
+        OpContracts.AggregatePatchFeatures(layer2, layer3, spec);
         int n = layer2[0], c2 = layer2[1], h2 = layer2[2], w2 = layer2[3], c3 = layer3[1], h3 = layer3[2], w3 = layer3[3];
         int d = spec.OutputDim(c2, c3);
         long rows = (long)n * h2 * w2;
@@ -16,7 +15,6 @@ public sealed partial class CudaBackend
         if (rows == 0) return y;
         if (spec.Mode == AggregationMode.Official)
         {
-            if (spec.PretrainDim < 1 || spec.TargetDim < 1) throw new ArgumentException("aggregation dims must be positive");
             Launch("aggregate_official", (uint)rows, 128, (uint)(2 * spec.PretrainDim * sizeof(float)),
                 [T(layer2).Ptr, T(layer3).Ptr, y.Ptr, I(n), I(c2), I(h2), I(w2), I(c3), I(h3), I(w3), I(spec.PatchSize),
                  I(spec.PretrainDim), I(spec.TargetDim)]);
