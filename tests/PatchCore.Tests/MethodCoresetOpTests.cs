@@ -69,6 +69,35 @@ public class MethodCoresetOpTests
         Assert.Equal(plain, cpu.GreedyCoresetBounded(t, count, starts, streamIterations));
     }
 
+    /// <summary>
+    /// Not only the selection: every row's final d_i must be the plain loop's bit for bit, whatever the switch
+    /// point (never clustered, clustered from the start, adaptive, and past a re-layout), since the skips may
+    /// only leave out distances that could not have lowered d_i.
+    /// </summary>
+    [Theory]
+    [InlineData(700)]
+    [InlineData(1)]
+    [InlineData(-1)]
+    public void BoundedDistancesEqualPlainLoopBitForBit(int streamIterations)
+    {
+        int n = 3000, d = 32, count = 700;
+        var x = Clustered(n, d, 20, 11);
+        using var t = cpu.Upload(x, n, d);
+        int[] starts = [3, 300, 2999];
+        var plain = cpu.GreedyCoresetPlain(t, count, starts, out var plainDistances);
+        var run = cpu.RunBoundedCoreset(t, count, starts, streamIterations);
+        Assert.Equal(plain, run.Selected);
+        var distances = run.RowDistances();
+        Assert.Equal(n, distances.Length);
+        for (int i = 0; i < n; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(plainDistances[i]) == BitConverter.SingleToInt32Bits(distances[i]),
+                $"row {i}: plain d_i {plainDistances[i]:R}, bounded {distances[i]:R}");
+        // The features are the caller's: the re-layout must never write into them.
+        var after = new float[n * d];
+        cpu.Download(t, after);
+        Assert.Equal(x, after);
+    }
+
     [Fact]
     public void BoundedSelectionEqualsPlainLoopWithTies()
     {
