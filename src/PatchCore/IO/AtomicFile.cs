@@ -112,24 +112,45 @@ public static class AtomicFile
     /// <summary>fsync the folder so the rename itself survives a power loss (POSIX keeps directory entries
     /// in the folder's own metadata). Windows has no such call for folders (NTFS journals renames), so it is
     /// skipped there; on POSIX a failure is ignored too, the file's own bytes are already on disk.</summary>
-    static void SyncDirectory(string dir)
-    {
-        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS() && !OperatingSystem.IsFreeBSD()) return;
-        try
-        {
-            int fd = Posix.open(dir, 0 /* O_RDONLY */);
-            if (fd < 0) return;
-            Posix.fsync(fd);
-            Posix.close(fd);
-        }
-        catch (DllNotFoundException) { }
-        catch (EntryPointNotFoundException) { }
-    }
+    /// <returns>whether the folder was synced (tests check it is on Linux).</returns>
+    internal static bool SyncDirectory(string dir) => !OperatingSystem.IsWindows() && Posix.SyncDirectory(dir);
 
-    static class Posix
+    /// <summary>open/fsync/close from the C library, found at first use. Not [DllImport("libc")]: on glibc
+    /// "libc.so" may be a linker script (or absent without the dev package), so the name is probed here and a
+    /// missing library only turns the folder sync off. .NET cannot open a folder as a FileStream.</summary>
+    static unsafe class Posix
     {
-        [DllImport("libc", SetLastError = true)] internal static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
-        [DllImport("libc", SetLastError = true)] internal static extern int fsync(int fd);
-        [DllImport("libc", SetLastError = true)] internal static extern int close(int fd);
+        static readonly delegate* unmanaged<byte*, int, int> Open;
+        static readonly delegate* unmanaged<int, int> Fsync;
+        static readonly delegate* unmanaged<int, int> Close;
+
+        static Posix()
+        {
+            foreach (string name in (string[])["libc.so.6", "libc.so", "libSystem.dylib", "libc"])
+            {
+                if (!NativeLibrary.TryLoad(name, out nint lib)) continue;
+                if (NativeLibrary.TryGetExport(lib, "open", out nint open) && NativeLibrary.TryGetExport(lib, "fsync", out nint fsync)
+                    && NativeLibrary.TryGetExport(lib, "close", out nint close))
+                {
+                    Open = (delegate* unmanaged<byte*, int, int>)open;
+                    Fsync = (delegate* unmanaged<int, int>)fsync;
+                    Close = (delegate* unmanaged<int, int>)close;
+                    return;
+                }
+            }
+        }
+
+        /// <summary>True when the folder was synced.</summary>
+        internal static bool SyncDirectory(string dir)
+        {
+            if (Open == null) return false;
+            byte[] path = Encoding.UTF8.GetBytes(dir + "\0");
+            int fd;
+            fixed (byte* p = path) fd = Open(p, 0 /* O_RDONLY: enough to fsync a folder */);
+            if (fd < 0) return false;
+            int rc = Fsync(fd);
+            Close(fd);
+            return rc == 0;
+        }
     }
 }

@@ -111,4 +111,12 @@ public class AtomicFileTests
         Assert.Equal(1, AtomicFile.RemoveStale(dir));
         Assert.Empty(Directory.GetFiles(dir));
     }
+
+    [Fact]
+    public void TheFolderIsSyncedOnLinux()
+    {
+        if (!OperatingSystem.IsLinux()) return; // Windows has no folder fsync; elsewhere it is best-effort
+        Assert.True(AtomicFile.SyncDirectory(TestPaths.TempDir()), "open/fsync of a folder through the C library failed");
+        Assert.False(AtomicFile.SyncDirectory(Path.Combine(TestPaths.TempDir(), "absent")));
+    }
 }
