@@ -3,6 +3,7 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 using PatchCore.Backbone;
 using PatchCore.Backends.Cpu;
 using PatchCore.Data;
+using PatchCore.IO;
 using PatchCore.Weights.Onnx;
 using static PatchCore.Tests.BackendOpsTestKit;
 
@@ -24,7 +25,7 @@ public class BackboneOracleTests
             Assert.Skip($"CNTK ONNX not restored ({onnx}); run 'dotnet restore'");
         var weights = OnnxResNetConverter.Convert(onnx, "resnet18-cntk", OnnxPreprocess.Read(prep));
         string image = Directory.GetFiles(Path.Combine(TestPaths.SharedData, "mvtec256", "transistor", "test", "good")).Order().First();
-        float[] input = Preprocessing.ToInput(ImageIO.Decode(image), new ResizeSpec(256, 224), Normalization.From(weights.Metadata));
+        float[] input = Preprocessing.ToInput(ImageFile.Decode(image), new ResizeSpec(256, 224), weights.Metadata.ToNormalization());
 
         float[] ours;
         using (var cpu = new CpuBackend())

@@ -187,8 +187,8 @@ public class CudaEmulatorTests(CudaEmulatorFixture fixture)
         if (!File.Exists(onnx) || !File.Exists(prep)) Assert.Skip($"CNTK ONNX not restored ({onnx}); run 'dotnet restore'");
         var weights = PatchCore.Weights.Onnx.OnnxResNetConverter.Convert(onnx, "resnet18-cntk", PatchCore.Weights.Onnx.OnnxPreprocess.Read(prep));
         string image = Directory.GetFiles(Path.Combine(TestPaths.SharedData, "mvtec256", "transistor", "test", "bent_lead")).Order().First();
-        float[] input = PatchCore.Data.Preprocessing.ToInput(PatchCore.Data.ImageIO.Decode(image), new PatchCore.Data.ResizeSpec(256, 224),
-            PatchCore.Data.Normalization.From(weights.Metadata));
+        float[] input = PatchCore.Data.Preprocessing.ToInput(PatchCore.IO.ImageFile.Decode(image), new PatchCore.Data.ResizeSpec(256, 224),
+            weights.Metadata.ToNormalization());
 
         float[][] Run(IBackend k)
         {

@@ -4,6 +4,7 @@ using PatchCore.Backends.Cpu;
 using PatchCore.Backends.Reference;
 using PatchCore.Data;
 using PatchCore.Features;
+using PatchCore.IO;
 using PatchCore.Pipeline;
 
 namespace PatchCore.Tests;
@@ -30,7 +31,7 @@ public class PipelineEndToEndTests
         var weights = PipelineTestData.TinyResNet(2, "tiny");
         var config = PipelineTestData.TinyConfig();
         Assert.NotEqual(config.Resize, config.Crop); // a crop that differs from the resize, or the test proves nothing
-        var norm = Normalization.From(weights.Metadata);
+        var norm = weights.Metadata.ToNormalization();
         using var cpu = new CpuBackend(2);
         using var net = ResNet.Load(cpu, weights);
         var ex = new PatchFeatureExtractor(cpu, net, config.ResizeSpec, norm, config.AggregationSpec, 2, 2);
@@ -39,7 +40,7 @@ public class PipelineEndToEndTests
         int per = got.Gh * got.Gw;
         for (int i = 0; i < paths.Count; i++)
         {
-            float[] input = Preprocessing.ToInput(ImageIO.Decode(paths[i]), config.ResizeSpec, norm);
+            float[] input = Preprocessing.ToInput(ImageFile.Decode(paths[i]), config.ResizeSpec, norm);
             using var x = cpu.Upload(input, 1, 3, config.Crop, config.Crop);
             var maps = net.Forward(x, "layer2", "layer3");
             try
@@ -63,7 +64,7 @@ public class PipelineEndToEndTests
         using var cpu = new CpuBackend(2);
         using var reference = new ReferenceBackend();
         using var net = ResNet.Load(cpu, weights);
-        var ex = new PatchFeatureExtractor(cpu, net, config.ResizeSpec, Normalization.From(weights.Metadata), config.AggregationSpec, 3, 2);
+        var ex = new PatchFeatureExtractor(cpu, net, config.ResizeSpec, weights.Metadata.ToNormalization(), config.AggregationSpec, 3, 2);
         var train = Extract(ex, data.TrainImages);
         var tests = data.TestSamples.Select(t => t.Path).ToList();
         var test = Extract(ex, tests);

@@ -1,3 +1,4 @@
+using PatchCore.IO;
 using PatchCore.Pipeline;
 
 namespace PatchCore.Tests;

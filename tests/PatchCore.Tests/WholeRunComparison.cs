@@ -29,7 +29,7 @@ public static class WholeRunComparison
         (float[] Train, PatchCoreModel Model, ModelScores Scores, float[] Maps) Run(IBackend b)
         {
             using var net = ResNet.Load(b, weights);
-            var ex = new PatchFeatureExtractor(b, net, config.ResizeSpec, Normalization.From(weights.Metadata), config.AggregationSpec, 4, 2);
+            var ex = new PatchFeatureExtractor(b, net, config.ResizeSpec, weights.Metadata.ToNormalization(), config.AggregationSpec, 4, 2);
             var train = ex.Extract(data.TrainImages).SelectMany(f => f.Features).ToArray();
             var test = ex.Extract(tests).SelectMany(f => f.Features).ToArray();
             int rows = train.Length / config.TargetDim, grid = (int)Math.Sqrt(rows / data.TrainImages.Count);

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using PatchCore.IO;
 using PatchCore.Pipeline;
 
 namespace PatchCore.Cli.Commands;

@@ -1,6 +1,7 @@
 using CommandLine;
 using PatchCore.Backbone;
 using PatchCore.Data;
+using PatchCore.IO;
 using PatchCore.Tensors;
 using PatchCore.Weights;
 
@@ -45,7 +46,7 @@ public sealed class FeaturesCommand : ICommand
 
         var weights = WeightFile.Load(weightsPath);
         var spec = new ResizeSpec(Resize, Crop);
-        float[] input = Preprocessing.ToInput(ImageIO.Decode(Image), spec, Normalization.From(weights.Metadata));
+        float[] input = Preprocessing.ToInput(ImageFile.Decode(Image), spec, weights.Metadata.ToNormalization());
 
         using var backend = BackendFactory.Create(new BackendFactory.Options(Backend, Threads));
         using var net = ResNet.Load(backend, weights);

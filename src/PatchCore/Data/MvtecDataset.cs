@@ -14,7 +14,7 @@ public sealed record TestSample(string Path, string DefectType, string? MaskPath
 /// </summary>
 public sealed class MvtecDataset
 {
-    /// <summary>The 15 MVTec AD categories (grid, screw and zipper are grayscale; ImageIO makes them RGB).</summary>
+    /// <summary>The 15 MVTec AD categories (grid, screw and zipper are grayscale; ImageFile.Decode makes them RGB).</summary>
     public static readonly string[] MvtecCategories =
     [
         "bottle", "cable", "capsule", "carpet", "grid", "hazelnut", "leather", "metal_nut", "pill", "screw",

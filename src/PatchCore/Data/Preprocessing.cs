@@ -1,50 +1,8 @@
-using StbImageSharp;
+using PatchCore.IO;
 
 namespace PatchCore.Data;
 
-/// <summary>Decoded 8-bit image, interleaved RGB (gray and RGBA already converted), row-major.</summary>
-public sealed record RgbImage(int Width, int Height, byte[] Pixels);
-
-/// <summary>How an image becomes the backbone input. Official: shorter side to 256, centre crop 224.
-/// anomalib: both sides to Resize (SquareResize = true), Crop = Resize.</summary>
-public sealed record ResizeSpec(int Resize = 256, int Crop = 224, bool SquareResize = false);
-
-/// <summary>Input normalisation of the weights: channel order, scale and per-channel mean/std (net's order).</summary>
-public sealed record Normalization(string ChannelOrder, float PixelScale, float[] Mean, float[] Std)
-{
-    public static Normalization From(Weights.WeightMetadata m) => new(m.ChannelOrder, m.PixelScale, m.Mean, m.Std);
-}
-
-public static class ImageIO
-{
-    /// <summary>Decode PNG/JPEG (8-bit gray, RGB, RGBA, 16-bit PNG) to RGB. One clear error naming the file.
-    /// stb_image semantics: gray (and gray+alpha) is replicated to R=G=B, alpha is dropped (not composited,
-    /// as PIL's convert("RGB")), 16-bit samples keep their high byte (v &gt;&gt; 8; PIL would clip 16-bit gray
-    /// to 255 instead, MVTec has no 16-bit images).</summary>
-    public static RgbImage Decode(string path)
-    {
-        byte[] bytes = File.ReadAllBytes(path);
-        return Decode(bytes, path);
-    }
-
-    /// <summary>Decode image bytes; <paramref name="name"/> is what errors call the image.</summary>
-    public static RgbImage Decode(byte[] bytes, string name)
-    {
-        ImageResult result;
-        try
-        {
-            result = ImageResult.FromMemory(bytes, ColorComponents.RedGreenBlue);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            throw new InvalidDataException($"{name}: cannot decode image ({e.Message})", e);
-        }
-        if (result?.Data == null || result.Width < 1 || result.Height < 1 || result.Data.Length != (long)result.Width * result.Height * 3)
-            throw new InvalidDataException($"{name}: cannot decode image (no pixel data)");
-        return new RgbImage(result.Width, result.Height, result.Data);
-    }
-}
-
+/// <summary>Resize, centre crop and normalisation of decoded images (and masks) into backbone input.</summary>
 public static class Preprocessing
 {
     /// <summary>Resize (bilinear, antialiased when shrinking, as PIL) and centre-crop to RGB bytes [Crop*Crop*3].</summary>

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using PatchCore.IO;
 
 namespace PatchCore.Pipeline;
 
@@ -31,7 +32,11 @@ public static class ModelFile
 
     static readonly JsonSerializerOptions Json = new(PatchCoreConfig.Json) { WriteIndented = false };
 
-    public static void Save(PatchCoreModel model, string path) => AtomicFile.Write(path, s => Write(model, s));
+    public static void Save(PatchCoreModel model, string path)
+    {
+        AtomicFile.RemoveStale(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        AtomicFile.Write(path, s => Write(model, s));
+    }
 
     public static void Write(PatchCoreModel model, Stream s)
     {

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using PatchCore.Backends;
 using PatchCore.Coreset;
 using PatchCore.Data;
+using PatchCore.IO;
 
 namespace PatchCore.Pipeline;
 

@@ -1,85 +1,21 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text;
-using System.Text.Json.Nodes;
 using PatchCore.Backbone;
 using PatchCore.Backends;
 using PatchCore.Data;
 using PatchCore.Features;
+using PatchCore.IO;
 using PatchCore.Metrics;
 using PatchCore.Report;
 using PatchCore.Weights;
 
 namespace PatchCore.Pipeline;
 
-/// <summary>Wall-clock seconds per stage. Decode, Backbone and Aggregation are the parts of Features.</summary>
-public sealed class StageTimings
-{
-    public double Load, Features, Coreset, Scoring, Maps, Metrics, Report, Total;
-    public double Decode, Backbone, Aggregation;
-
-    public JsonObject ToJson() => new()
-    {
-        ["load"] = R(Load), ["features"] = R(Features), ["coreset"] = R(Coreset), ["scoring"] = R(Scoring),
-        ["maps"] = R(Maps), ["metrics"] = R(Metrics), ["report"] = R(Report), ["total"] = R(Total),
-        ["decode"] = R(Decode), ["backbone"] = R(Backbone), ["aggregation"] = R(Aggregation),
-    };
-
-    static double R(double s) => Math.Round(s, 3);
-}
-
-/// <summary>One scored test image. Label is -1 for unlabelled images (predict).</summary>
-public sealed record ScoredImage(string Path, string Name, string DefectType, int Label, float Score);
-
-/// <summary>Scores and maps of a set of images, in input order.</summary>
-public sealed record TestOutputs(float[] ImageScores, float[] PatchScores, float[] Maps, int MapH, int MapW, RgbImage[]? Crops);
-
-/// <summary>What a run produced; written to results.json.</summary>
-public sealed class RunResult
-{
-    public required string Category { get; init; }
-    public required PatchCoreConfig Config { get; init; }
-    public required string WeightsIdentity { get; init; }
-    public required string Backend { get; init; }
-    public required string BackendDescription { get; init; }
-    /// <summary>image_auroc, pixel_auroc, aupro, f1_max as fractions; absent when not computable.</summary>
-    public required Dictionary<string, double> Metrics { get; init; }
-    public required int BankSize { get; init; }
-    public required int FeatureRows { get; init; }
-    public required int NTrain { get; init; }
-    public required int NTest { get; init; }
-    public required StageTimings Timings { get; init; }
-    public required List<ScoredImage> Images { get; init; }
-    public required string OutDir { get; init; }
-    public bool Synthetic { get; init; }
-
-    public JsonObject ToJson()
-    {
-        var metrics = new JsonObject();
-        foreach (var (k, v) in Metrics) metrics[k] = Math.Round(v, 6);
-        var config = System.Text.Json.JsonSerializer.SerializeToNode(Config, PatchCoreConfig.Json)!.AsObject();
-        config["weights_sha256"] = WeightsIdentity;
-        return new JsonObject
-        {
-            ["category"] = Category,
-            ["synthetic"] = Synthetic,
-            ["config"] = config,
-            ["metrics"] = metrics,
-            ["bank_size"] = BankSize,
-            ["feature_rows"] = FeatureRows,
-            ["n_train"] = NTrain,
-            ["n_test"] = NTest,
-            ["timings_s"] = Timings.ToJson(),
-            ["backend"] = Backend,
-            ["backend_description"] = BackendDescription,
-        };
-    }
-}
-
 /// <summary>
-/// Orchestration of a PatchCore run: load the backbone, extract training features, build the memory bank
-/// (<see cref="PatchCoreModel"/>), score the test images, make anomaly maps, compute metrics, write results,
-/// scores and heat maps. Every stage is timed and reports progress (on <c>log</c>, null = silent).
+/// Orchestration of a PatchCore run: the order of the stages, each timed and reporting progress (on <c>log</c>,
+/// null = silent). Load the backbone, extract training features, build the memory bank
+/// (<see cref="PatchCoreModel"/>), score the test images and make anomaly maps; then evaluation
+/// (<see cref="Evaluation"/>), scores.csv (<see cref="ScoresCsv"/>), heat maps (<see cref="HeatmapWriter"/>)
+/// and results.json (<see cref="RunResult"/>) are done by the folders that own them.
 /// </summary>
 public sealed class Runner
 {
@@ -115,7 +51,7 @@ public sealed class Runner
     }
 
     PatchFeatureExtractor Extractor(ResNet net, WeightFile w) =>
-        new(_backend, net, Config.ResizeSpec, Normalization.From(w.Metadata), Config.AggregationSpec, Config.BatchSize, Config.Threads);
+        new(_backend, net, Config.ResizeSpec, w.Metadata.ToNormalization(), Config.AggregationSpec, Config.BatchSize, Config.Threads);
 
     void AddExtractionTimes(PatchFeatureExtractor ex)
     {
@@ -214,22 +150,26 @@ public sealed class Runner
         var outputs = Score(model, net, w, tests, keepCrops: heatmaps);
 
         long tMetrics = Stopwatch.GetTimestamp();
-        int size = outputs.MapH;
-        bool[]? masks = data.HasMasks ? LoadMasks(data.TestSamples, size) : null;
-        var metrics = ComputeMetrics(outputs, data.TestSamples, masks);
+        var samples = data.TestSamples;
+        bool[]? masks = data.HasMasks ? Evaluation.LoadMasks(samples, Config.ResizeSpec, Config.Threads) : null;
+        var labels = new bool[samples.Count];
+        for (int i = 0; i < labels.Length; i++) labels[i] = samples[i].IsAnomalous;
+        var evaluation = Evaluation.Compute(outputs.ImageScores, labels, outputs.Maps, masks, outputs.MapH, outputs.MapW);
+        if (evaluation.ImageAuroc == null) Say("metrics: the test set has only one class; image AUROC is not computable");
         Timings.Metrics += Stopwatch.GetElapsedTime(tMetrics).TotalSeconds;
 
         long tReport = Stopwatch.GetTimestamp();
         Directory.CreateDirectory(outDir);
+        AtomicFile.RemoveStale(outDir);
         var scored = new List<ScoredImage>(tests.Count);
         for (int i = 0; i < tests.Count; i++)
         {
-            var t = data.TestSamples[i];
+            var t = samples[i];
             scored.Add(new ScoredImage(t.Path, Path.GetRelativePath(data.CategoryDir, t.Path).Replace('\\', '/'), t.DefectType, t.Label, outputs.ImageScores[i]));
         }
         if (heatmaps)
             WriteHeatmaps(Path.Combine(outDir, "heatmaps"), outputs, masks,
-                i => Path.Combine(data.TestSamples[i].DefectType, Path.GetFileNameWithoutExtension(data.TestSamples[i].Path) + ".png"));
+                i => Path.Combine(samples[i].DefectType, Path.GetFileNameWithoutExtension(samples[i].Path) + ".png"));
         WriteScores(Path.Combine(outDir, "scores.csv"), scored, withLabels: true);
         Timings.Report += Stopwatch.GetElapsedTime(tReport).TotalSeconds;
         Timings.Total = Stopwatch.GetElapsedTime(tTotal).TotalSeconds;
@@ -237,12 +177,12 @@ public sealed class Runner
         var result = new RunResult
         {
             Category = data.Category, Config = Config, WeightsIdentity = w.Identity, Backend = _backend.Name,
-            BackendDescription = _backend.Description, Metrics = metrics, BankSize = model.BankRows,
+            BackendDescription = _backend.Description, Metrics = evaluation.ToDictionary(), BankSize = model.BankRows,
             FeatureRows = data.TrainImages.Count * model.GridH * model.GridW,
             NTrain = data.TrainImages.Count, NTest = tests.Count, Timings = Timings, Images = scored, OutDir = outDir,
             Synthetic = synthetic,
         };
-        AtomicFile.WriteAllText(Path.Combine(outDir, "results.json"), result.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+        result.WriteJson(Path.Combine(outDir, "results.json"));
         return result;
     }
 
@@ -256,6 +196,7 @@ public sealed class Runner
         var outputs = Score(model, net, w, images, keepCrops: heatmaps, label: "scoring");
         long tReport = Stopwatch.GetTimestamp();
         Directory.CreateDirectory(outDir);
+        AtomicFile.RemoveStale(outDir);
         var scored = new List<ScoredImage>(images.Count);
         for (int i = 0; i < images.Count; i++)
             scored.Add(new ScoredImage(images[i], images[i], "", -1, outputs.ImageScores[i]));
@@ -284,78 +225,23 @@ public sealed class Runner
         return names;
     }
 
-    /// <summary>Ground truth of the test set, [n * size * size], all false for normal images.</summary>
-    bool[] LoadMasks(IReadOnlyList<TestSample> samples, int size)
-    {
-        int plane = size * size;
-        var masks = new bool[(long)samples.Count * plane];
-        Workers.For(samples.Count, Config.Threads, i =>
-        {
-            if (samples[i].MaskPath is not { } p) return;
-            var m = Preprocessing.ToMask(ImageIO.Decode(p), Config.ResizeSpec);
-            if (m.Length != plane) throw new InvalidDataException($"{p}: mask gives {m.Length} pixels, expected {plane}");
-            Array.Copy(m, 0, masks, (long)i * plane, plane);
-        });
-        return masks;
-    }
-
-    /// <summary>Image AUROC and F1-max over image scores; pixel AUROC and AUPRO when masks exist. A metric
-    /// that needs both classes is left out when one is missing.</summary>
-    Dictionary<string, double> ComputeMetrics(TestOutputs o, IReadOnlyList<TestSample> samples, bool[]? masks)
-    {
-        var m = new Dictionary<string, double>();
-        var labels = samples.Select(s => s.IsAnomalous).ToArray();
-        bool bothImage = labels.Contains(true) && labels.Contains(false);
-        if (bothImage)
-        {
-            m["image_auroc"] = Auroc.Compute(o.ImageScores, labels);
-            m["f1_max"] = F1Max.Compute(o.ImageScores, labels).F1;
-        }
-        else Say("metrics: the test set has only one class; image AUROC is not computable");
-        if (masks != null)
-        {
-            bool anyPos = Array.IndexOf(masks, true) >= 0, anyNeg = Array.IndexOf(masks, false) >= 0;
-            if (anyPos && anyNeg)
-            {
-                m["pixel_auroc"] = Auroc.Compute(o.Maps, masks);
-                m["aupro"] = Aupro.Compute(o.Maps, masks, samples.Count, o.MapH, o.MapW);
-            }
-        }
-        return m;
-    }
-
     void WriteHeatmaps(string dir, TestOutputs o, bool[]? masks, Func<int, string> name)
     {
-        // One colour scale for the whole set (min..max of every map), so colours compare across images.
-        float lo = float.PositiveInfinity, hi = float.NegativeInfinity;
-        foreach (float v in o.Maps) { if (v < lo) lo = v; if (v > hi) hi = v; }
-        int plane = o.MapH * o.MapW, n = o.ImageScores.Length;
-        using var bar = Bar("heat maps", n);
-        Workers.For(n, Config.Threads, i =>
-        {
-            bool[]? mask = null;
-            if (masks != null)
-            {
-                mask = new bool[plane];
-                Array.Copy(masks, (long)i * plane, mask, 0, plane);
-                if (Array.IndexOf(mask, true) < 0) mask = null;
-            }
-            Heatmap.Write(Path.Combine(dir, name(i)), o.Crops![i], o.Maps.AsSpan(i * plane, plane), mask, lo, hi);
-            bar.Advance();
-        });
+        using var bar = Bar("heat maps", o.ImageScores.Length);
+        HeatmapWriter.WriteAll(dir, o.Crops!, o.Maps, o.MapH, o.MapW, masks, name, Config.Threads, bar);
     }
 
     static void WriteScores(string path, List<ScoredImage> images, bool withLabels)
     {
-        var sb = new StringBuilder(withLabels ? "path,label,score\n" : "path,score\n");
-        foreach (var s in images)
+        var names = new string[images.Count];
+        var scores = new float[images.Count];
+        int[]? labels = withLabels ? new int[images.Count] : null;
+        for (int i = 0; i < images.Count; i++)
         {
-            sb.Append(Csv(s.Name)).Append(',');
-            if (withLabels) sb.Append(s.Label).Append(',');
-            sb.Append(s.Score.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+            names[i] = images[i].Name;
+            scores[i] = images[i].Score;
+            if (labels != null) labels[i] = images[i].Label;
         }
-        AtomicFile.WriteAllText(path, sb.ToString());
+        ScoresCsv.Write(path, names, labels, scores);
     }
-
-    static string Csv(string s) => s.IndexOfAny([',', '"', '\n']) < 0 ? s : "\"" + s.Replace("\"", "\"\"") + "\"";
 }

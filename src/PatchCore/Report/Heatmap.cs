@@ -1,4 +1,4 @@
-using PatchCore.Data;
+using PatchCore.IO;
 
 namespace PatchCore.Report;
 
@@ -51,7 +51,7 @@ public static class Heatmap
     public static void Write(string path, RgbImage crop, ReadOnlySpan<float> map, bool[]? mask, float lo, float hi)
     {
         var px = Render(crop, map, mask, lo, hi, out int w, out int h);
-        PngFile.Write(path, w, h, 3, px);
+        ImageFile.WritePng(path, w, h, 3, px);
     }
 
     /// <summary>A mask pixel with a 4-neighbour outside the mask (or on the border).</summary>

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using PatchCore.IO;
 using PatchCore.Tensors;
 
 namespace PatchCore.Weights;
@@ -60,6 +61,7 @@ public static class Safetensors
         // Pad the header with spaces so the data starts 8-byte aligned (what the reference writer does).
         while (headerStream.Length % 8 != 0) headerStream.WriteByte((byte)' ');
 
+        AtomicFile.RemoveStale(Path.GetDirectoryName(Path.GetFullPath(path))!);
         AtomicFile.Write(path, stream =>
         {
             Span<byte> len = stackalloc byte[8];
@@ -217,32 +219,6 @@ public static class Safetensors
             }
             default:
                 throw bad($"tensor '{name}' has dtype {dtype}; only F32, F16, BF16 and F64 are supported");
-        }
-    }
-}
-
-/// <summary>Write-to-temporary-then-rename, so a crash or an error never leaves a half-written file.</summary>
-internal static class AtomicFile
-{
-    public static void Write(string path, Action<Stream> write)
-    {
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
-        string tmp = Path.Combine(dir, "." + Path.GetFileName(full) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                write(fs);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { }
-            throw;
         }
     }
 }

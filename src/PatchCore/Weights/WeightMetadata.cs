@@ -1,3 +1,5 @@
+using PatchCore.Data;
+
 namespace PatchCore.Weights;
 
 /// <summary>Stride and pads (top, left, bottom, right) of one conv or pool, as the source graph wrote them.</summary>
@@ -33,4 +35,8 @@ public sealed record WeightMetadata
     public Dictionary<string, LayerGeometry> Geometry { get; init; } = new();
     /// <summary>Where the weights came from (file name and hash of the source), for the record.</summary>
     public string Source { get; init; } = "";
+
+    /// <summary>How pixels must be normalised for this net (a method, not a property, so that record equality
+    /// and printing stay those of the stored fields).</summary>
+    public Normalization ToNormalization() => new(ChannelOrder, PixelScale, Mean, Std);
 }

@@ -3,6 +3,7 @@ using System.IO.Compression;
 using PatchCore.Data;
 using StbImageWriteSharp;
 using WriteComponents = StbImageWriteSharp.ColorComponents;
+using PatchCore.IO;
 
 namespace PatchCore.Tests.Data;
 
@@ -25,7 +26,7 @@ public class ImageDecodeTests
     public void Png8BitGrayBecomesThreeEqualChannels()
     {
         var px = Pattern(1);
-        var img = ImageIO.Decode(Save("g.png", s => new ImageWriter().WritePng(px, W, H, WriteComponents.Grey, s)));
+        var img = ImageFile.Decode(Save("g.png", s => new ImageWriter().WritePng(px, W, H, WriteComponents.Grey, s)));
         Assert.Equal((W, H), (img.Width, img.Height));
         for (int i = 0; i < W * H; i++)
             Assert.Equal([px[i], px[i], px[i]], img.Pixels[(i * 3)..(i * 3 + 3)]);
@@ -35,7 +36,7 @@ public class ImageDecodeTests
     public void Png8BitGrayAlphaDropsAlpha()
     {
         var px = Pattern(2);
-        var img = ImageIO.Decode(Save("ga.png", s => new ImageWriter().WritePng(px, W, H, WriteComponents.GreyAlpha, s)));
+        var img = ImageFile.Decode(Save("ga.png", s => new ImageWriter().WritePng(px, W, H, WriteComponents.GreyAlpha, s)));
         for (int i = 0; i < W * H; i++)
             Assert.Equal([px[2 * i], px[2 * i], px[2 * i]], img.Pixels[(i * 3)..(i * 3 + 3)]);
     }
@@ -44,7 +45,7 @@ public class ImageDecodeTests
     public void Png8BitRgbIsExact()
     {
         var px = Pattern(3);
-        var img = ImageIO.Decode(Save("rgb.png", s => new ImageWriter().WritePng(px, W, H, WriteComponents.RedGreenBlue, s)));
+        var img = ImageFile.Decode(Save("rgb.png", s => new ImageWriter().WritePng(px, W, H, WriteComponents.RedGreenBlue, s)));
         Assert.Equal(px, img.Pixels);
     }
 
@@ -52,7 +53,7 @@ public class ImageDecodeTests
     public void Png8BitRgbaDropsAlpha()
     {
         var px = Pattern(4);
-        var img = ImageIO.Decode(Save("rgba.png", s => new ImageWriter().WritePng(px, W, H, WriteComponents.RedGreenBlueAlpha, s)));
+        var img = ImageFile.Decode(Save("rgba.png", s => new ImageWriter().WritePng(px, W, H, WriteComponents.RedGreenBlueAlpha, s)));
         for (int i = 0; i < W * H; i++)
             Assert.Equal(px[(i * 4)..(i * 4 + 3)], img.Pixels[(i * 3)..(i * 3 + 3)]);
     }
@@ -64,7 +65,7 @@ public class ImageDecodeTests
         const int n = 16;
         var px = new byte[n * n * 3];
         for (int i = 0; i < n * n; i++) { px[3 * i] = 200; px[3 * i + 1] = 100; px[3 * i + 2] = 30; }
-        var img = ImageIO.Decode(Save("c.jpg", s => new ImageWriter().WriteJpg(px, n, n, WriteComponents.RedGreenBlue, s, 95)));
+        var img = ImageFile.Decode(Save("c.jpg", s => new ImageWriter().WriteJpg(px, n, n, WriteComponents.RedGreenBlue, s, 95)));
         Assert.Equal((n, n), (img.Width, img.Height));
         for (int i = 0; i < px.Length; i++) Assert.InRange(Math.Abs(img.Pixels[i] - px[i]), 0, 4);
     }
@@ -73,11 +74,11 @@ public class ImageDecodeTests
     public void Png16BitGrayAndRgbKeepTheHighByte()
     {
         ushort[] gray = Enumerable.Range(0, W * H).Select(i => (ushort)(i * 4099 + 17)).ToArray();
-        var g = ImageIO.Decode(Save("g16.png", s => s.Write(Png16(gray, 1))));
+        var g = ImageFile.Decode(Save("g16.png", s => s.Write(Png16(gray, 1))));
         for (int i = 0; i < W * H; i++) Assert.Equal(Enumerable.Repeat((byte)(gray[i] >> 8), 3), g.Pixels[(i * 3)..(i * 3 + 3)]);
 
         ushort[] rgb = Enumerable.Range(0, W * H * 3).Select(i => (ushort)(i * 1301 + 255)).ToArray();
-        var c = ImageIO.Decode(Save("rgb16.png", s => s.Write(Png16(rgb, 3))));
+        var c = ImageFile.Decode(Save("rgb16.png", s => s.Write(Png16(rgb, 3))));
         Assert.Equal(rgb.Select(v => (byte)(v >> 8)), c.Pixels);
     }
 
@@ -88,12 +89,12 @@ public class ImageDecodeTests
         new ImageWriter().WritePng(Pattern(3), W, H, WriteComponents.RedGreenBlue, png);
         var bytes = png.ToArray();
         string truncated = Save("truncated.png", s => s.Write(bytes, 0, 40));
-        var e = Assert.Throws<InvalidDataException>(() => ImageIO.Decode(truncated));
+        var e = Assert.Throws<InvalidDataException>(() => ImageFile.Decode(truncated));
         Assert.Contains(truncated, e.Message);
         string garbage = Save("garbage.png", s => s.Write("this is not an image"u8));
-        e = Assert.Throws<InvalidDataException>(() => ImageIO.Decode(garbage));
+        e = Assert.Throws<InvalidDataException>(() => ImageFile.Decode(garbage));
         Assert.Contains(garbage, e.Message);
-        Assert.Throws<FileNotFoundException>(() => ImageIO.Decode(Path.Combine(Dir, "absent.png")));
+        Assert.Throws<FileNotFoundException>(() => ImageFile.Decode(Path.Combine(Dir, "absent.png")));
     }
 
     /// <summary>A 16-bit PNG (colour type 0 gray or 2 RGB) built by hand: IHDR, one zlib IDAT, IEND.</summary>

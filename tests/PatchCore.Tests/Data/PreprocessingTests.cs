@@ -1,4 +1,5 @@
 using PatchCore.Data;
+using PatchCore.IO;
 
 namespace PatchCore.Tests.Data;
 
@@ -18,7 +19,7 @@ public class PreprocessingTests
     {
         string path = FullRes("train/good/000.png");
         if (!File.Exists(path)) Assert.Skip($"shared image missing: {path}");
-        var img = ImageIO.Decode(path);
+        var img = ImageFile.Decode(path);
         Assert.Equal((1024, 1024), (img.Width, img.Height));
         var r = Preprocessing.ResizeAndCrop(img, new ResizeSpec(256, 256, SquareResize: true));
         int within = 0;
@@ -97,7 +98,7 @@ public class PreprocessingTests
     {
         string path = FullRes("ground_truth/bent_lead/000_mask.png");
         if (!File.Exists(path)) Assert.Skip($"shared mask missing: {path}");
-        var mask = ImageIO.Decode(path);
+        var mask = ImageFile.Decode(path);
         int before = 0;
         for (int i = 0; i < mask.Width * mask.Height; i++) if (mask.Pixels[3 * i] >= 128) before++;
         var m = Preprocessing.ToMask(mask, new ResizeSpec(256, 256, true));

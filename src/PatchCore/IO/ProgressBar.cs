@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace PatchCore.Report;
+namespace PatchCore.IO;
 
 /// <summary>
 /// A progress bar for one long stage, on stderr so stdout stays clean for results. On a terminal it redraws

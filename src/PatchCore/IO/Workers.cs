@@ -1,6 +1,6 @@
 using System.Runtime.ExceptionServices;
 
-namespace PatchCore.Pipeline;
+namespace PatchCore.IO;
 
 /// <summary>Parallel.For that rethrows the first worker's exception itself (not an AggregateException), so a
 /// bad file surfaces as its own one-line error.</summary>

@@ -1,0 +1,49 @@
+using PatchCore.Data;
+using PatchCore.IO;
+
+namespace PatchCore.Metrics;
+
+/// <summary>Evaluation of a scored test set against its ground truth: load the masks the way the images were
+/// prepared, then image AUROC and F1-max over image scores, pixel AUROC and AUPRO over the maps.</summary>
+public static class Evaluation
+{
+    /// <summary>Ground truth of the test set, [n * crop * crop], all false for normal images (no mask file).
+    /// Each mask gets the images' resize and crop (<see cref="Preprocessing.ToMask"/>).</summary>
+    public static bool[] LoadMasks(IReadOnlyList<TestSample> samples, ResizeSpec spec, int threads)
+    {
+        int plane = spec.Crop * spec.Crop;
+        var masks = new bool[(long)samples.Count * plane];
+        Workers.For(samples.Count, threads, i =>
+        {
+            if (samples[i].MaskPath is not { } p) return;
+            var m = Preprocessing.ToMask(ImageFile.Decode(p), spec);
+            if (m.Length != plane) throw new InvalidDataException($"{p}: mask gives {m.Length} pixels, expected {plane}");
+            Array.Copy(m, 0, masks, (long)i * plane, plane);
+        });
+        return masks;
+    }
+
+    /// <summary>Image AUROC and F1-max over image scores; pixel AUROC and AUPRO when masks exist. A metric
+    /// that needs both classes is left out (null) when one is missing.</summary>
+    /// <param name="maps">anomaly maps [n * mapH * mapW], image-major, aligned with <paramref name="masks"/>.</param>
+    public static EvaluationMetrics Compute(float[] imageScores, bool[] labels, float[] maps, bool[]? masks, int mapH, int mapW)
+    {
+        double? imageAuroc = null, f1 = null, pixelAuroc = null, aupro = null;
+        bool anyAnomalous = Array.IndexOf(labels, true) >= 0, anyNormal = Array.IndexOf(labels, false) >= 0;
+        if (anyAnomalous && anyNormal)
+        {
+            imageAuroc = Auroc.Compute(imageScores, labels);
+            f1 = F1Max.Compute(imageScores, labels).F1;
+        }
+        if (masks != null)
+        {
+            bool anyPos = Array.IndexOf(masks, true) >= 0, anyNeg = Array.IndexOf(masks, false) >= 0;
+            if (anyPos && anyNeg)
+            {
+                pixelAuroc = Auroc.Compute(maps, masks);
+                aupro = Aupro.Compute(maps, masks, labels.Length, mapH, mapW);
+            }
+        }
+        return new EvaluationMetrics(imageAuroc, f1, pixelAuroc, aupro);
+    }
+}

@@ -1,0 +1,19 @@
+using System.Text.Json.Nodes;
+
+namespace PatchCore.Pipeline;
+
+/// <summary>Wall-clock seconds per stage. Decode, Backbone and Aggregation are the parts of Features.</summary>
+public sealed class StageTimings
+{
+    public double Load, Features, Coreset, Scoring, Maps, Metrics, Report, Total;
+    public double Decode, Backbone, Aggregation;
+
+    public JsonObject ToJson() => new()
+    {
+        ["load"] = R(Load), ["features"] = R(Features), ["coreset"] = R(Coreset), ["scoring"] = R(Scoring),
+        ["maps"] = R(Maps), ["metrics"] = R(Metrics), ["report"] = R(Report), ["total"] = R(Total),
+        ["decode"] = R(Decode), ["backbone"] = R(Backbone), ["aggregation"] = R(Aggregation),
+    };
+
+    static double R(double s) => Math.Round(s, 3);
+}
