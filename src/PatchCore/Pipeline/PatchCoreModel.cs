@@ -35,6 +35,9 @@ public sealed class PatchCoreModel : IDisposable
     /// <summary>SHA-256 of the weights the features came from.</summary>
     public string WeightsIdentity { get; }
     public int TrainImages { get; }
+    /// <summary>Decision thresholds and score normalisation (<see cref="Scoring.Calibration"/>); null for a model
+    /// that was never calibrated (then no decision can be made).</summary>
+    public Calibration? Calibration { get; set; }
 
     DeviceTensor? _deviceBank;
     IBackend? _bankBackend;

@@ -6,6 +6,7 @@ using PatchCore.Features;
 using PatchCore.IO;
 using PatchCore.Metrics;
 using PatchCore.Report;
+using PatchCore.Scoring;
 using PatchCore.Weights;
 
 namespace PatchCore.Pipeline;
@@ -17,7 +18,7 @@ namespace PatchCore.Pipeline;
 /// (<see cref="Evaluation"/>), scores.csv (<see cref="ScoresCsv"/>), heat maps (<see cref="HeatmapWriter"/>)
 /// and results.json (<see cref="RunResult"/>) are done by the folders that own them.
 /// </summary>
-public sealed class Runner
+public sealed partial class Runner
 {
     readonly IBackend _backend;
     readonly TextWriter? _log;
@@ -168,7 +169,7 @@ public sealed class Runner
             scored.Add(new ScoredImage(t.Path, Path.GetRelativePath(data.CategoryDir, t.Path).Replace('\\', '/'), t.DefectType, t.Label, outputs.ImageScores[i]));
         }
         if (heatmaps)
-            WriteHeatmaps(Path.Combine(outDir, "heatmaps"), outputs, masks,
+            WriteHeatmaps(Path.Combine(outDir, "heatmaps"), outputs, masks, model.Calibration, scored,
                 i => Path.Combine(samples[i].DefectType, Path.GetFileNameWithoutExtension(samples[i].Path) + ".png"));
         WriteScores(Path.Combine(outDir, "scores.csv"), scored, withLabels: true);
         Timings.Report += Stopwatch.GetElapsedTime(tReport).TotalSeconds;
@@ -203,7 +204,7 @@ public sealed class Runner
         if (heatmaps)
         {
             var names = UniqueNames(images);
-            WriteHeatmaps(Path.Combine(outDir, "heatmaps"), outputs, null, i => names[i]);
+            WriteHeatmaps(Path.Combine(outDir, "heatmaps"), outputs, null, model.Calibration, scored, i => names[i]);
         }
         WriteScores(Path.Combine(outDir, "scores.csv"), scored, withLabels: false);
         Timings.Report += Stopwatch.GetElapsedTime(tReport).TotalSeconds;
@@ -225,10 +226,18 @@ public sealed class Runner
         return names;
     }
 
-    void WriteHeatmaps(string dir, TestOutputs o, bool[]? masks, Func<int, string> name)
+    void WriteHeatmaps(string dir, TestOutputs o, bool[]? masks, Calibration? calibration, List<ScoredImage> scored, Func<int, string> name)
     {
         using var bar = Bar("heat maps", o.ImageScores.Length);
-        HeatmapWriter.WriteAll(dir, o.Crops!, o.Maps, o.MapH, o.MapW, masks, name, Config.Threads, bar);
+        var set = new HeatmapSet(o.Crops!, o.Maps, o.MapH, o.MapW)
+        {
+            Truth = masks,
+            PixelScale = calibration?.Pixel,
+            RelativePath = name,
+            Caption = i => new HeatmapCaption(scored[i].Name, scored[i].Score,
+                calibration?.Image.Normalize(scored[i].Score), calibration?.Image.IsAnomalous(scored[i].Score)),
+        };
+        HeatmapWriter.WriteAll(dir, set, Config.Threads, bar);
     }
 
     static void WriteScores(string path, List<ScoredImage> images, bool withLabels)
