@@ -150,11 +150,35 @@ public static class BenchKernelCases
 
     static string Shape(int[] s) => "[" + string.Join(",", s) + "]";
 
+    /// <summary>
+    /// n values uniform in [-1, 1): a window, starting where the seed says, of one random pool of at most 2^25
+    /// values, repeated if n is larger. The device sizes upload about 3 GB; drawing each value anew took longer
+    /// than timing the kernels, and a kernel's speed does not depend on which random values it reads.
+    /// </summary>
     static float[] Rand(long n, int seed)
     {
-        var r = new Random(seed);
+        var pool = Pool(n);
         var a = new float[n];
-        for (long i = 0; i < n; i++) a[i] = r.NextSingle() * 2 - 1;
+        long at = (long)seed * 7919 % pool.Length;
+        for (long i = 0; i < n;)
+        {
+            int len = (int)Math.Min(n - i, pool.Length - at);
+            Array.Copy(pool, at, a, i, len);
+            i += len;
+            at = 0;
+        }
         return a;
+    }
+
+    static float[] s_pool = [];
+
+    static float[] Pool(long n)
+    {
+        long want = Math.Min(Math.Max(n, 1 << 16), 1L << 25);
+        if (s_pool.Length >= want) return s_pool;
+        var r = new Random(1);
+        var p = new float[want];
+        for (long i = 0; i < want; i++) p[i] = r.NextSingle() * 2 - 1;
+        return s_pool = p;
     }
 }
