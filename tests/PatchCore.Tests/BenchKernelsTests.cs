@@ -119,3 +119,30 @@ public class BenchKernelsTests
         public void Dispose() => _inner.Dispose();
     }
 }
+
+/// <summary>The harness on the native CUDA backend (the CUDA emulator in CI): its ceilings come from the backend, each
+/// Conv2d and GreedyCoreset variant gets a row, and the backend's switches are back where they were afterwards.</summary>
+[Collection("cuda emulator")]
+public class BenchKernelsCudaEmulatorTests(CudaEmulatorFixture fixture)
+{
+    [Fact]
+    public void EveryVariantGetsARowAndTheSwitchesComeBack()
+    {
+        var b = fixture.Get();
+        lock (b)
+        {
+            var ceilings = b.MeasureCeilings(small: true);
+            Assert.True(ceilings.MemoryGBps > 0 && ceilings.Fp32GFlops > 0 && ceilings.Tf32GFlops > 0, ceilings.ToString());
+            BenchKernelsTests.AssertCoversEveryOp(b);
+            var rows = BenchKernelHarness.Measure(b, BenchKernelSizes.Tiny, ceilings, repeats: 1);
+            Assert.Equal(["fp32 vec16", "fp32 generic", "fp16 vec16", "fp16 generic"],
+                rows.FindAll(r => r.Op == nameof(IBackend.GreedyCoreset)).ConvertAll(r => r.Variant));
+            Assert.Equal(BenchKernelSizes.Tiny.Convs.Length, rows.FindAll(r => r.Op == nameof(IBackend.Conv2d) && r.Variant == "tf32").Count);
+            Assert.All(rows.FindAll(r => r.Variant == "tf32"), r => Assert.Equal(ceilings.Tf32GFlops, r.Ceiling));
+            Assert.False(b.AllowTf32);
+            Assert.True(b.CoresetVectorized);
+            Assert.Equal(PatchCore.Cuda.CoresetStorage.Float32, b.CoresetStorage);
+            Assert.Throws<ArgumentException>(() => b.SelectVariant(nameof(IBackend.GreedyCoreset), "fp64"));
+        }
+    }
+}
