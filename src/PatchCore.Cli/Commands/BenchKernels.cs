@@ -38,12 +38,7 @@ public static class BenchKernels
             (ceilings.Tf32GFlops is { } t ? $", tf32 {t:F0} GFLOP/s ({ceilings.Tf32How})" : ""));
         Console.WriteLine($"sizes: {sizes.Name}; median of {repeats} after 1 warm-up (the coreset: one run)");
 
-        WeightFile? weights = null;
-        string path = WeightLocator.Find(o.Weights ?? Path.Combine("weights", "resnet18-cntk.safetensors"));
-        if (sizes.BackboneBatch == 0) { }
-        else if (File.Exists(path)) weights = WeightFile.Load(path);
-        else if (o.Weights != null) throw new UserError($"bench: weight file '{path}' not found");
-        else Console.WriteLine($"{BenchKernelCases.BackboneOp}: skipped ({path} not found)");
+        var weights = sizes.BackboneBatch > 0 ? LoadWeights(o.Weights) : null;
 
         Console.WriteLine(BenchKernelRow.Header);
         var sw = Stopwatch.StartNew();
@@ -51,6 +46,16 @@ public static class BenchKernels
         Console.WriteLine($"{rows.Count} rows in {sw.Elapsed.TotalSeconds:F1} s");
         if (o.Json != null) WriteJson(o.Json, backend.Description, sizes.Name, repeats, ceilings, rows);
         return 0;
+    }
+
+    /// <summary>The backbone row's weights: --weights must exist; the default file may be missing (row skipped).</summary>
+    static WeightFile? LoadWeights(string? given)
+    {
+        string path = WeightLocator.Find(given ?? Path.Combine("weights", "resnet18-cntk.safetensors"));
+        if (File.Exists(path)) return WeightFile.Load(path);
+        if (given != null) throw new UserError($"bench: weight file '{path}' not found");
+        Console.WriteLine($"{BenchKernelCases.BackboneOp}: skipped ({path} not found)");
+        return null;
     }
 
     static int Check(IBackend backend, bool tf32)
