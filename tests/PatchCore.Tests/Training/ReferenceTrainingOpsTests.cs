@@ -53,6 +53,9 @@ public class ReferenceTrainingOpsTests
         // An input smaller than the kernel has no output: refused, not an empty tensor.
         using var tiny = backend.Allocate(1, 3, 1, 1);
         Assert.Throws<ArgumentException>(() => B.Conv2dForward(tiny, wtt, null, new ConvSpec(3, 4, 3, 3, 1, 0, 0, 0, 0)));
+        // 2x2 against a 3x3 kernel at stride 2: (2 − 3)/2 + 1 truncates to 1, yet no window fits.
+        using var small = backend.Allocate(1, 3, 2, 2);
+        Assert.Throws<ArgumentException>(() => B.Conv2dForward(small, wtt, null, new ConvSpec(3, 4, 3, 3, 2, 0, 0, 0, 0)));
     }
 
     [Fact]

@@ -28,7 +28,10 @@ public sealed partial class ReferenceBackend
         RequireNchw(x, "conv input");
         if (x[1] != spec.InChannels) throw new ArgumentException($"conv input {x.ShapeString} does not match Cin {spec.InChannels}");
         RequireShape(weight, "conv weight", spec.OutChannels, spec.InChannels, spec.KernelH, spec.KernelW);
-        if (spec.OutH(x[2]) < 1 || spec.OutW(x[3]) < 1) throw new ArgumentException($"conv input {x.ShapeString} smaller than the kernel");
+        // Compared before dividing: OutH's integer division truncates towards zero, so a padded input one cell
+        // short of the kernel would still get OutH = 1.
+        if (x[2] + spec.PadTop + spec.PadBottom < spec.KernelH || x[3] + spec.PadLeft + spec.PadRight < spec.KernelW)
+            throw new ArgumentException($"conv input {x.ShapeString} (padded) smaller than the {spec.KernelH}x{spec.KernelW} kernel");
         return (x[0], x[2], x[3]);
     }
 }
