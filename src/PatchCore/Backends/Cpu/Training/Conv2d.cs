@@ -65,20 +65,55 @@ public sealed partial class CpuBackend
         public required float[] X, Dy, Weight;
     }
 
-    /// <summary>Image <paramref name="img"/>'s im2col matrix, row-major [K, P], from the forward packer's panels.</summary>
-    static unsafe void Im2Col(BackwardJob j, int img, float[] panel, float[] col)
+    /// <summary>
+    /// Image <paramref name="img"/>'s im2col rows as the weight gradient's B: panels of 32 im2col rows (k), depth =
+    /// pixels, [k panel][pixel][32]. The forward packer yields one 32-pixel panel at a time as [k][32 pixels]; each
+    /// 32 x 32 block of it is transposed into place (reads within a 4 KiB block, writes in order). (Packing from a
+    /// row-major im2col matrix column by column strode through megabytes per column: 56x56 layer1 convs ran their
+    /// weight gradient 10x slower than their forward.)
+    /// </summary>
+    static unsafe void PackIm2ColAsColumns(BackwardJob j, int img, float[] panel, float[] packedB)
     {
         var s = j.Spec;
-        fixed (float* xp = j.X, pp = panel, cp = col)
+        int kPanels = PackedGemm.Panels(j.K);
+        fixed (float* xp = j.X, pp = panel, bp = packedB)
         {
             float* image = xp + (long)img * s.InChannels * j.H * j.W;
             for (int q = 0; q * NR < j.P; q++)
             {
                 // One 32-pixel panel, all K rows ([K][32]); no phase planes, so the packer takes its general path.
                 Im2ColPacking.Pack(image, null, s, j.H, j.W, j.OW, j.P, 0, j.K, q * NR, 1, pp);
-                int cols = Math.Min(NR, j.P - q * NR);
-                for (int k = 0; k < j.K; k++)
-                    new ReadOnlySpan<float>(pp + (long)k * NR, cols).CopyTo(new Span<float>(cp + (long)k * j.P + q * NR, cols));
+                int pixels = Math.Min(NR, j.P - q * NR);
+                for (int kp = 0; kp < kPanels; kp++)
+                {
+                    int ks = Math.Min(NR, j.K - kp * NR);
+                    float* src = pp + (long)kp * NR * NR;
+                    float* dst = bp + ((long)kp * j.P + q * NR) * NR;
+                    for (int u = 0; u < pixels; u++, dst += NR)
+                    {
+                        for (int kk = 0; kk < ks; kk++) dst[kk] = src[kk * NR + u];
+                        for (int kk = ks; kk < NR; kk++) dst[kk] = 0; // columns past K
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rows [row0, row0 + rows) of a row-major [·, d] matrix as the GEMM's A tile, [8-row panel][t][8] (what
+    /// PackedGemm.PackTile writes), but walking t outermost so the writes run in order: 8 rows are read side by
+    /// side instead of one row strided over the whole tile. Rows past the end of the last panel are zero.
+    /// </summary>
+    static void PackRowsTile(float[] a, int d, long row0, int rows, float[] tile)
+    {
+        for (int p = 0; p * PackedGemm.MR < rows; p++)
+        {
+            int valid = Math.Min(PackedGemm.MR, rows - p * PackedGemm.MR);
+            long o = (long)p * d * PackedGemm.MR, src = (row0 + p * PackedGemm.MR) * d;
+            for (int t = 0; t < d; t++, o += PackedGemm.MR)
+            {
+                for (int r = 0; r < valid; r++) tile[o + r] = a[src + (long)r * d + t];
+                for (int r = valid; r < PackedGemm.MR; r++) tile[o + r] = 0;
             }
         }
     }
@@ -93,28 +128,31 @@ public sealed partial class CpuBackend
         System.Threading.Tasks.Parallel.For(0, chunks, Parallel, c =>
         {
             var sum = partial[c] = new float[(long)m * j.K];
-            var panel = new float[(long)j.K * NR];
-            var col = new float[(long)j.K * j.P];
-            var packedB = new float[(long)PackedGemm.Panels(j.K) * j.P * NR];
-            var aTile = new float[(long)PackedGemm.RowTile * j.P];
+            // Scratch from the shared pool: fresh multi-megabyte arrays per call cost page faults and gen-2 GCs.
+            var pool = System.Buffers.ArrayPool<float>.Shared;
+            var panel = pool.Rent(checked(j.K * NR));
+            var packedB = pool.Rent(checked(PackedGemm.Panels(j.K) * j.P * NR));
+            var aTile = pool.Rent(checked(PackedGemm.RowTile * j.P));
             var dots = new float[PackedGemm.RowTile * NR];
-            for (int img = c * perChunk; img < Math.Min(j.N, (c + 1) * perChunk); img++)
+            try
             {
-                Im2Col(j, img, panel, col);
-                for (int p = 0; p < PackedGemm.Panels(j.K); p++)
-                    PackedGemm.PackRowsAsColumns(col, j.P, null, p, Math.Min(NR, j.K - p * NR), packedB, null);
-                for (int i0 = 0; i0 < m; i0 += PackedGemm.RowTile)
+                for (int img = c * perChunk; img < Math.Min(j.N, (c + 1) * perChunk); img++)
                 {
-                    int rows = Math.Min(PackedGemm.RowTile, m - i0);
-                    // dY as [N·Cout, P] row-major: image img's channel i0 is row img·Cout + i0.
-                    PackedGemm.PackTile(j.Dy, j.P, null, img * m + i0, rows, aTile, null);
-                    fixed (float* pd = dots, ps = sum)
+                    PackIm2ColAsColumns(j, img, panel, packedB);
+                    for (int i0 = 0; i0 < m; i0 += PackedGemm.RowTile)
                     {
-                        var sink = new AddSink { C = ps + (long)i0 * j.K, N = j.K };
-                        PackedGemm.Multiply(aTile, rows, j.P, packedB, j.K, pd, ref sink);
+                        int rows = Math.Min(PackedGemm.RowTile, m - i0);
+                        // dY as [N·Cout, P] row-major: image img's channel i0 is row img·Cout + i0.
+                        PackRowsTile(j.Dy, j.P, (long)img * m + i0, rows, aTile);
+                        fixed (float* pd = dots, ps = sum)
+                        {
+                            var sink = new AddSink { C = ps + (long)i0 * j.K, N = j.K };
+                            PackedGemm.Multiply(aTile, rows, j.P, packedB, j.K, pd, ref sink);
+                        }
                     }
                 }
             }
+            finally { pool.Return(panel); pool.Return(packedB); pool.Return(aTile); }
         });
         var dw = HostMemory.Allocate([m, s.InChannels, s.KernelH, s.KernelW]);
         partial[0].CopyTo(dw.Data, 0);
@@ -209,17 +247,19 @@ public sealed partial class CpuBackend
         public void Take(int rows, int j0, int nj, float* dots)
         {
             var s = Spec;
-            int khw = s.KernelH * s.KernelW;
+            int khw = s.KernelH * s.KernelW, oy0 = j0 / OW, ox0 = j0 - oy0 * OW;
             for (int r = 0; r < rows; r++)
             {
                 int k = K0 + r, ci = k / khw, tap = k - ci * khw, ky = tap / s.KernelW, kx = tap - ky * s.KernelW;
                 float* plane = Dx + (long)ci * H * W;
                 float* d = dots + r * NR;
+                // Pixels walked row by row (no division per element: it cost more than the GEMM on 56x56 maps).
+                int oy = oy0, ox = ox0;
                 for (int t = 0; t < nj; t++)
                 {
-                    int pix = j0 + t, oy = pix / OW, ox = pix - oy * OW;
                     int iy = oy * s.Stride - s.PadTop + ky, ix = ox * s.Stride - s.PadLeft + kx;
                     if ((uint)iy < (uint)H && (uint)ix < (uint)W) plane[(long)iy * W + ix] += d[t];
+                    if (++ox == OW) { ox = 0; oy++; }
                 }
             }
         }
