@@ -30,6 +30,10 @@ public static class ImageIO
     /// <summary>Decode image bytes; <paramref name="name"/> is what errors call the image.</summary>
     public static RgbImage Decode(byte[] bytes, string name)
     {
+        // TIFF and WebP are told by their magic bytes (stb_image reads neither).
+        if (IO.TiffDecoder.IsTiff(bytes)) { var (w, h, px) = IO.TiffDecoder.Decode(bytes, name); return new RgbImage(w, h, px); }
+        if (bytes.Length >= 12 && "RIFF"u8.SequenceEqual(bytes.AsSpan(0, 4)) && "WEBP"u8.SequenceEqual(bytes.AsSpan(8, 4)))
+            throw new InvalidDataException($"{name}: WebP is not supported; convert to PNG");
         ImageResult result;
         try
         {
