@@ -34,14 +34,15 @@ public static class ImageIO
         if (IO.TiffDecoder.IsTiff(bytes)) { var (w, h, px) = IO.TiffDecoder.Decode(bytes, name); return new RgbImage(w, h, px); }
         if (bytes.Length >= 12 && "RIFF"u8.SequenceEqual(bytes.AsSpan(0, 4)) && "WEBP"u8.SequenceEqual(bytes.AsSpan(8, 4)))
             throw new InvalidDataException($"{name}: WebP is not supported; convert to PNG");
+        IO.ImageSizeGuard.Check(bytes, name);
         ImageResult result;
         try
         {
-            result = ImageResult.FromMemory(bytes, ColorComponents.RedGreenBlue);
+            result = ImageResult.FromStream(new IO.ClampedMemoryStream(bytes), ColorComponents.RedGreenBlue); // clamped: see its comment
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new InvalidDataException($"{name}: cannot decode image ({e.Message})", e);
+            throw new InvalidDataException($"{name}: cannot decode image ({IO.ErrorText.OneLine(e.Message)})", e);
         }
         if (result?.Data == null || result.Width < 1 || result.Height < 1 || result.Data.Length != (long)result.Width * result.Height * 3)
             throw new InvalidDataException($"{name}: cannot decode image (no pixel data)");

@@ -23,7 +23,7 @@ namespace PatchCore.IO;
 public static class TiffDecoder
 {
     /// <summary>PIL's decompression-bomb limit (2 x Image.MAX_IMAGE_PIXELS): larger images are refused.</summary>
-    public const long MaxPixels = 178_956_970;
+    public const long MaxPixels = ImageSizeGuard.MaxPixels;
 
     /// <summary>Decoded bytes a file byte may become. LZW on constant data reaches ~1400:1 and Deflate 1032:1;
     /// a declared size beyond this is a corrupt or hostile header, refused before allocating.</summary>
@@ -41,6 +41,7 @@ public static class TiffDecoder
     public static (int Width, int Height, byte[] Pixels) Decode(byte[] bytes, string name)
     {
         t_lastError = null;
+        PreCheck(bytes, name);
         try
         {
             using var stream = new MemoryStream(bytes, writable: false);
@@ -53,6 +54,74 @@ public static class TiffDecoder
             // LibTiff.NET can throw its own exceptions on malformed files; they mean "corrupt", not "bug here".
             throw Bad(name, $"{e.GetType().Name}: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// Walk the first directory before LibTiff does: LibTiff.NET allocates each tag's values and the strip/tile
+    /// tables from the counts it reads, unchecked, so a flipped count in a 400-byte file asks for gigabytes.
+    /// Refused here: a directory or a tag's values outside the file, a size beyond <see cref="MaxPixels"/> or
+    /// beyond what the file can expand to, and more strips or tiles than the file lists offsets for.
+    /// </summary>
+    static void PreCheck(byte[] b, string name)
+    {
+        long len = b.LongLength;
+        bool le = b[0] == 'I', big = (le ? b[2] : b[3]) == 43;
+        ulong U(long at, int size)
+        {
+            if (at < 0 || at > len - size) throw Bad(name, $"truncated: needs bytes {at}..{at + size} of {len}");
+            ulong v = 0;
+            for (int i = 0; i < size; i++) v |= (ulong)b[at + (le ? i : size - 1 - i)] << (8 * i);
+            return v;
+        }
+        long Long(ulong v) => v > (ulong)len ? long.MaxValue : (long)v; // anything past the end is just "too far"
+
+        long ifd = Long(big ? U(8, 8) : U(4, 4));
+        int countSize = big ? 8 : 2, entrySize = big ? 20 : 12, inline = big ? 8 : 4;
+        long entries = Long(U(ifd, countSize));
+        if (entries > (len - ifd - countSize) / entrySize) throw Bad(name, $"directory at {ifd} with {entries} entries runs past the end of the file");
+
+        long width = 0, height = 0, bits = 1, spp = 1, rowsPerStrip = uint.MaxValue, tileW = 0, tileH = 0, strips = -1, tiles = -1;
+        bool planarSeparate = false;
+        for (long e = 0; e < entries; e++)
+        {
+            long at = ifd + countSize + e * entrySize;
+            int tag = (int)U(at, 2), type = (int)U(at + 2, 2);
+            long count = Long(big ? U(at + 4, 8) : U(at + 4, 4));
+            int size = type switch { 1 or 2 or 6 or 7 => 1, 3 or 8 => 2, 4 or 9 or 11 or 13 => 4, 5 or 10 or 12 or 16 or 17 or 18 => 8, _ => 0 };
+            if (size == 0) continue; // LibTiff skips unknown types
+            if (count > len / size) throw Bad(name, $"tag {tag} declares {count} values, more than the {len}-byte file holds");
+            long valueAt = count * size <= inline ? at + 4 + (big ? 8 : 4) : Long(big ? U(at + 12, 8) : U(at + 8, 4));
+            if (count > 0 && valueAt > len - count * size) throw Bad(name, $"tag {tag}'s values lie outside the file");
+            long first = count == 0 || size > 8 ? 0 : type is 3 or 8 ? (long)U(valueAt, 2) : type is 4 or 9 or 13 ? (long)U(valueAt, 4)
+                : type is 16 or 17 or 18 ? Long(U(valueAt, 8)) : size == 1 ? b[valueAt] : 0;
+            first = Math.Min(first, uint.MaxValue); // keeps the products below within a long
+            switch (tag)
+            {
+                case 256: width = first; break;
+                case 257: height = first; break;
+                case 258: bits = first; break;
+                case 277: spp = first; break;
+                case 278: rowsPerStrip = first; break;
+                case 284: planarSeparate = first == 2; break;
+                case 322: tileW = first; break;
+                case 323: tileH = first; break;
+                case 273: strips = count; break;
+                case 324: tiles = count; break;
+            }
+        }
+        if (width < 1 || height < 1) return; // LibTiff reports the missing size in its words
+        if (width > MaxPixels / height) throw Bad(name, $"{width}x{height} is more than {MaxPixels} pixels");
+        long decodedBytes = (width * Math.Clamp(spp, 1, 64) * Math.Clamp(bits, 1, 64) + 7) / 8 * height;
+        if (decodedBytes > ExpansionSlack + MaxExpansion * len)
+            throw Bad(name, $"declares {width}x{height}x{spp} samples of {bits} bits, more than a {len}-byte file can hold");
+        long planes = planarSeparate ? Math.Max(spp, 1) : 1;
+        if (tileW > 0 && tileH > 0)
+        {
+            long needed = (width + tileW - 1) / tileW * ((height + tileH - 1) / tileH) * planes;
+            if (tiles >= 0 && needed > tiles) throw Bad(name, $"{needed} tiles but the file lists {tiles}");
+        }
+        else if (strips >= 0 && rowsPerStrip > 0 && (height + rowsPerStrip - 1) / rowsPerStrip * planes > strips)
+            throw Bad(name, $"{(height + rowsPerStrip - 1) / rowsPerStrip * planes} strips but the file lists {strips}");
     }
 
     static (int, int, byte[]) Read(Tiff tif, long fileLength, string name)
@@ -86,6 +155,8 @@ public static class TiffDecoder
         long decodedBytes = ((long)width * spp * bits + 7) / 8 * height;
         if (decodedBytes > ExpansionSlack + MaxExpansion * fileLength)
             throw Bad(name, $"declares {width}x{height}x{spp} samples of {bits} bits, more than a {fileLength}-byte file can hold");
+
+        CheckChunks(tif, fileLength, name);
 
         var map = new SampleMap(photometric, bits, Palette(tif, photometric, bits, name));
         var rgb = new byte[(long)width * height * 3];
@@ -131,6 +202,38 @@ public static class TiffDecoder
                 for (int r = 0; r < rows; r++)
                     map.Put(tile.AsSpan(r * rowSize, rowSize), stride, firstChannel, channelCount, cols, rgb, (long)(ty + r) * width + tx);
             }
+    }
+
+    /// <summary>Every strip or tile must lie inside the file: LibTiff allocates a read buffer of the declared byte
+    /// count before reading, so a corrupt count would otherwise allocate gigabytes for a few-byte file.</summary>
+    static void CheckChunks(Tiff tif, long fileLength, string name)
+    {
+        bool tiled = tif.IsTiled();
+        var offsets = tif.GetField(tiled ? TiffTag.TILEOFFSETS : TiffTag.STRIPOFFSETS);
+        var counts = tif.GetField(tiled ? TiffTag.TILEBYTECOUNTS : TiffTag.STRIPBYTECOUNTS);
+        if (offsets == null || counts == null)
+            throw Bad(name, $"no {(tiled ? "tile" : "strip")} offsets or byte counts");
+        long[] o = Longs(offsets), c = Longs(counts);
+        int chunks = tiled ? tif.NumberOfTiles() : tif.NumberOfStrips();
+        if (o.Length < chunks || c.Length < chunks) throw Bad(name, $"{chunks} {(tiled ? "tiles" : "strips")} but {Math.Min(o.Length, c.Length)} offsets");
+        for (int i = 0; i < chunks; i++)
+            if (o[i] < 0 || c[i] < 0 || o[i] > fileLength || c[i] > fileLength - o[i])
+                throw Bad(name, $"{(tiled ? "tile" : "strip")} {i} (offset {o[i]}, {c[i]} bytes) lies outside the {fileLength}-byte file");
+    }
+
+    static long[] Longs(FieldValue[] values)
+    {
+        // LibTiff.NET hands offsets and counts back as an array of long, ulong, int or uint (by version and
+        // file kind), alone or after a count: take the first array.
+        foreach (var v in values)
+            switch (v.Value)
+            {
+                case long[] l: return l;
+                case ulong[] ul: return Array.ConvertAll(ul, x => x > long.MaxValue ? -1 : (long)x);
+                case int[] i: return Array.ConvertAll(i, x => (long)(uint)x);
+                case uint[] ui: return Array.ConvertAll(ui, x => (long)x);
+            }
+        return [];
     }
 
     /// <summary>The colour map's 16-bit entries reduced to 8 bits (high byte, as PIL); null unless palette.</summary>
@@ -217,7 +320,7 @@ public static class TiffDecoder
         return f == null || f.Length == 0 ? 0 : f[0].ToInt();
     }
 
-    static InvalidDataException Bad(string name, string problem) => new($"{name}: cannot decode TIFF ({problem})");
+    static InvalidDataException Bad(string name, string problem) => new($"{name}: cannot decode TIFF ({ErrorText.OneLine(problem)})");
 
     // LibTiff reports errors through one process-wide handler; its default prints to the console. Ours keeps the
     // first message of the current decode on this thread (LibTiff calls it synchronously) for the exception.
