@@ -22,6 +22,7 @@ public static class ImageSizeGuard
     /// formats stb_image cannot identify are left to the decoder's own error.</summary>
     public static void Check(byte[] bytes, string name)
     {
+        CheckPngChunks(bytes, name);
         ImageInfo? info;
         try { info = ImageInfo.FromStream(new ClampedMemoryStream(bytes)); }
         catch (Exception e) when (e is not OutOfMemoryException) { return; } // the decoder reports it
@@ -29,5 +30,22 @@ public static class ImageSizeGuard
         long pixels = (long)i.Width * i.Height;
         if (i.Width < 1 || i.Height < 1 || pixels > MaxPixels || pixels > MaxPixelsPerFileByte * bytes.LongLength)
             throw new InvalidDataException($"{name}: image header declares {i.Width}x{i.Height} pixels, more than a {bytes.LongLength}-byte file can hold (or above {MaxPixels})");
+    }
+
+    /// <summary>stb_image grows its IDAT buffer to a chunk's declared length before reading it, so one flipped
+    /// bit in a length field of a 200-byte PNG allocates 128 MB: every chunk must fit in the file.</summary>
+    static void CheckPngChunks(byte[] b, string name)
+    {
+        ReadOnlySpan<byte> signature = [137, 80, 78, 71, 13, 10, 26, 10];
+        if (b.Length < 8 || !b.AsSpan(0, 8).SequenceEqual(signature)) return;
+        long at = 8;
+        while (at + 8 <= b.Length)
+        {
+            long length = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(b.AsSpan((int)at, 4));
+            if (length > b.Length - at - 12)
+                throw new InvalidDataException($"{name}: cannot decode image (PNG chunk at byte {at} declares {length} bytes, past the end of the {b.Length}-byte file)");
+            if (b.AsSpan((int)at + 4, 4).SequenceEqual("IEND"u8)) return;
+            at += 12 + length;
+        }
     }
 }

@@ -125,6 +125,21 @@ public class FuzzFindingsTests
     }
 
     [Fact]
+    public void PngChunkLengthPastTheEndIsRefusedBeforeAllocating()
+    {
+        // Found by the 20x soak: one flipped bit in the IDAT length of a 200-byte PNG made stb_image allocate 128 MB.
+        var ms = new MemoryStream();
+        new StbImageWriteSharp.ImageWriter().WritePng(new byte[9 * 5 * 3], 9, 5, StbImageWriteSharp.ColorComponents.RedGreenBlue, ms);
+        var png = ms.ToArray();
+        int idat = png.AsSpan().IndexOf("IDAT"u8) - 4;
+        png[idat] ^= 0x08; // length += 2^27
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<InvalidDataException>(() => PatchCore.Data.ImageIO.Decode(png, "flip.png"));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20);
+        Assert.Contains("past the end", e.Message);
+    }
+
+    [Fact]
     public void ConfigAndModelNullsAreCleanErrors()
     {
         var e = Assert.Throws<ArgumentException>(() => PatchCore.Pipeline.PatchCoreConfig.FromJson("{\"aggregation\": null}").Validate());
