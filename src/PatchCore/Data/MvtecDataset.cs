@@ -25,7 +25,7 @@ public sealed class MvtecDataset
     public const string DefaultRoot = "data/mvtec";
     public const string MvtecUrl = "https://www.mvtec.com/company/research/datasets/mvtec-ad";
 
-    static readonly string[] ImageExtensions = [".png", ".jpg", ".jpeg", ".bmp", ".tga"];
+    static readonly string[] ImageExtensions = [".png", ".jpg", ".jpeg", ".bmp", ".tga", ".tif", ".tiff"];
 
     public string Root { get; }
     public string Category { get; }

@@ -5,7 +5,7 @@ using WriteComponents = StbImageWriteSharp.ColorComponents;
 
 namespace PatchCore.IO;
 
-/// <summary>The image codec, in one place: decode PNG/JPEG to <see cref="RgbImage"/> (StbImageSharp) and
+/// <summary>The image codec, in one place: decode PNG/JPEG/BMP/TIFF to <see cref="RgbImage"/> (StbImageSharp) and
 /// encode PNG (StbImageWriteSharp, written through <see cref="AtomicFile"/>).</summary>
 public static class ImageFile
 {
@@ -22,14 +22,19 @@ public static class ImageFile
     /// <summary>Decode image bytes; <paramref name="name"/> is what errors call the image.</summary>
     public static RgbImage Decode(byte[] bytes, string name)
     {
+        // TIFF and WebP are told by their magic bytes (stb_image reads neither).
+        if (TiffDecoder.IsTiff(bytes)) { var (w, h, px) = TiffDecoder.Decode(bytes, name); return new RgbImage(w, h, px); }
+        if (bytes.Length >= 12 && "RIFF"u8.SequenceEqual(bytes.AsSpan(0, 4)) && "WEBP"u8.SequenceEqual(bytes.AsSpan(8, 4)))
+            throw new InvalidDataException($"{name}: WebP is not supported; convert to PNG");
+        ImageSizeGuard.Check(bytes, name);
         ImageResult result;
         try
         {
-            result = ImageResult.FromMemory(bytes, ReadComponents.RedGreenBlue);
+            result = ImageResult.FromStream(new ClampedMemoryStream(bytes), ReadComponents.RedGreenBlue); // clamped: see its comment
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new InvalidDataException($"{name}: cannot decode image ({e.Message})", e);
+            throw new InvalidDataException($"{name}: cannot decode image ({ErrorText.OneLine(e.Message)})", e);
         }
         if (result?.Data == null || result.Width < 1 || result.Height < 1 || result.Data.Length != (long)result.Width * result.Height * 3)
             throw new InvalidDataException($"{name}: cannot decode image (no pixel data)");

@@ -83,15 +83,18 @@ public static class ModelFile
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: corrupt model header ({e.Message})");
+            throw new InvalidDataException($"{path}: corrupt model header ({IO.ErrorText.OneLine(e.Message, 300)})");
         }
+        // JSON null satisfies "required" but not us: a model must name its config and its weights.
+        if (h.Config is null || h.WeightsSha256 is null || h.CreatedBy is null)
+            throw new InvalidDataException($"{path}: corrupt model header (config, weights_sha256 or created_by is null)");
         if (h.FeatureDim < 1 || h.BankRows < 1 || h.GridH < 1 || h.GridW < 1)
             throw new InvalidDataException($"{path}: corrupt model header (sizes)");
-        long values = (long)h.BankRows * h.FeatureDim;
+        long values = (long)h.BankRows * h.FeatureDim; // both are int: no overflow, and x 4 below neither once capped
+        if (values > Array.MaxLength) throw new InvalidDataException($"{path}: memory bank of {h.BankRows} x {h.FeatureDim} is too large");
         long expected = 20 + (long)headerLength + values * 4;
         if (s.Length != expected)
             throw new InvalidDataException($"{path}: truncated or padded model file ({s.Length} bytes, expected {expected})");
-        if (values > Array.MaxLength) throw new InvalidDataException($"{path}: memory bank too large");
         var bank = new float[values];
         const int chunk = 1 << 20;
         for (long o = 0; o < values; o += chunk)

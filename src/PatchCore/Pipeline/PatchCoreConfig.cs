@@ -75,6 +75,12 @@ public sealed record PatchCoreConfig
     /// <summary>Throws one line naming the bad value.</summary>
     public PatchCoreConfig Validate()
     {
+        // A JSON file can say "key": null for any of these; refuse it by name instead of failing on it later.
+        if (Weights is null) throw new ArgumentException("config: weights must not be null");
+        if (Layers is null || Array.IndexOf(Layers, null) >= 0) throw new ArgumentException("config: layers must be a list of layer names");
+        if (Aggregation is null) throw new ArgumentException("config: aggregation must not be null (official, anomalib)");
+        if (Projection is null) throw new ArgumentException("config: projection must not be null (gaussian, uniform)");
+        if (ScoreDistance is null) throw new ArgumentException("config: score_distance must not be null (squared, l2)");
         _ = AggregationModeValue;
         _ = ProjectionValue;
         if (Layers.Length != 2 || Layers[0] != "layer2" || Layers[1] != "layer3")
@@ -114,7 +120,7 @@ public sealed record PatchCoreConfig
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{source}: {e.Message}");
+            throw new InvalidDataException($"{source}: {IO.ErrorText.OneLine(e.Message, 300)}"); // quotes the file's text
         }
     }
 

@@ -85,7 +85,7 @@ public static class Safetensors
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors reader needs a little-endian host");
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         long fileLength = fs.Length;
-        InvalidDataException Bad(string problem) => new($"{path}: not a valid safetensors file: {problem}");
+        InvalidDataException Bad(string problem) => new($"{path}: not a valid safetensors file: {IO.ErrorText.OneLine(problem, 300)}");
 
         if (fileLength < 8) throw Bad($"file is {fileLength} bytes, shorter than the 8-byte header length");
         Span<byte> lenBytes = stackalloc byte[8];
@@ -105,6 +105,7 @@ public static class Safetensors
         try { doc = JsonDocument.Parse(header); }
         catch (JsonException e) { throw Bad($"header is not valid JSON ({e.Message})"); }
         using (doc)
+        try
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Bad("header is not a JSON object");
             foreach (var prop in doc.RootElement.EnumerateObject())
@@ -122,28 +123,56 @@ public static class Safetensors
                 entries.Add(ParseEntry(prop, Bad));
             }
         }
+        catch (InvalidOperationException e)
+        {
+            // System.Text.Json parses invalid UTF-8 inside strings and only fails when a name or value is read.
+            throw Bad($"header is not valid UTF-8 JSON ({e.Message})");
+        }
 
         // Offsets must lie inside the data section and the byte count must equal shape x dtype size.
         foreach (var e in entries)
         {
             if (e.Begin < 0 || e.End < e.Begin || e.End > dataLength)
                 throw Bad($"tensor '{e.Name}' data_offsets [{e.Begin},{e.End}] are outside the data section ({dataLength} bytes)");
-            long expected = Tensor.ShapeLength(e.Shape) * DtypeSize(e.Dtype);
-            if (e.End - e.Begin != expected)
-                throw Bad($"tensor '{e.Name}' has shape [{string.Join(",", e.Shape)}] {e.Dtype} = {expected} bytes, but data_offsets span {e.End - e.Begin} bytes");
+            // Compared in elements: the span is bounded by the file, while shape x dtype size may not fit a long.
+            long count = ElementCount(e.Shape, e.Name, Bad), span = e.End - e.Begin;
+            int size = DtypeSize(e.Dtype);
+            if (span % size != 0 || span / size != count)
+                throw Bad($"tensor '{e.Name}' has shape [{string.Join(",", e.Shape)}] {e.Dtype} = {(count > long.MaxValue / size ? "too many" : count * size)} bytes, but data_offsets span {span} bytes");
+        }
+
+        // The data section is indexed without overlaps (as the format requires), so all tensors together are
+        // no larger than the file: a header cannot make many tensors share one region and multiply the memory.
+        var byBegin = entries.ToArray();
+        Array.Sort(byBegin, (a, b) => a.Begin.CompareTo(b.Begin));
+        long usedEnd = 0;
+        string previous = "";
+        foreach (var e in byBegin)
+        {
+            if (e.End == e.Begin) continue; // empty tensors take no bytes
+            if (e.Begin < usedEnd) throw Bad($"tensors '{previous}' and '{e.Name}' overlap in the data section");
+            usedEnd = e.End;
+            previous = e.Name;
         }
 
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var e in entries)
         {
             if (include != null && !include(e.Name)) continue;
-            if (Tensor.ShapeLength(e.Shape) > Array.MaxLength) throw Bad($"tensor '{e.Name}' is too large");
-            var data = new float[Tensor.ShapeLength(e.Shape)];
+            long count = ElementCount(e.Shape, e.Name, Bad);
+            if (count > Array.MaxLength) throw Bad($"tensor '{e.Name}' is too large");
+            var data = new float[count];
             fs.Position = dataStart + e.Begin;
             ReadAsFloat(fs, e.Dtype, data, e.Name, Bad);
             tensors[e.Name] = new Tensor(data, e.Shape);
         }
         return (tensors, metadata);
+    }
+
+    static long ElementCount(int[] shape, string name, Func<string, InvalidDataException> bad)
+    {
+        try { return Tensor.ShapeLength(shape); }
+        catch (InvalidDataException) { throw bad($"tensor '{name}' shape [{string.Join(",", shape)}] is too large"); }
     }
 
     static (string, string, int[], long, long) ParseEntry(JsonProperty prop, Func<string, InvalidDataException> bad)

@@ -65,8 +65,8 @@ public static class WeightMetadataCodec
                     int stride = node?["stride"]?.GetValue<int>() ?? throw Bad($"geometry of '{key}' has no stride");
                     var pads = node["pads"]?.AsArray() ?? throw Bad($"geometry of '{key}' has no pads");
                     if (pads.Count != 4) throw Bad($"geometry of '{key}' needs 4 pads (top, left, bottom, right)");
-                    geometry[key] = new LayerGeometry(stride, pads[0]!.GetValue<int>(), pads[1]!.GetValue<int>(),
-                        pads[2]!.GetValue<int>(), pads[3]!.GetValue<int>());
+                    int Pad(int i) => pads[i]?.GetValue<int>() ?? throw Bad($"geometry of '{key}' has a null pad");
+                    geometry[key] = new LayerGeometry(stride, Pad(0), Pad(1), Pad(2), Pad(3));
                 }
             }
             return new WeightMetadata
@@ -86,7 +86,7 @@ public static class WeightMetadataCodec
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
         {
-            throw Bad($"malformed value ({ex.Message})");
+            throw Bad($"malformed value ({IO.ErrorText.OneLine(ex.Message, 300)})");
         }
 
         int[] Ints(string v, string key) =>

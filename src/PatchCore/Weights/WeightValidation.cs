@@ -30,6 +30,8 @@ public static class WeightValidation
     /// <summary>Output channels of the stem (conv1), 64 in every torchvision and CNTK ResNet.</summary>
     public const int StemWidth = 64;
 
+    public const int MaxBlocksPerStage = 256, MaxStageWidth = 1 << 16;
+
     public static readonly string[] BatchNormParts = ["weight", "bias", "running_mean", "running_var"];
 
     /// <summary>Stride of a stage's first block: 1 for layer1, 2 after.</summary>
@@ -123,6 +125,10 @@ public static class WeightValidation
             problem = $"blocks_per_stage [{string.Join(",", m.BlocksPerStage)}] and stage_widths [{string.Join(",", m.StageWidths)}] must both list 1 to 4 stages";
         else if (m.BlocksPerStage.Any(b => b < 1) || m.StageWidths.Any(w => w < 1))
             problem = "blocks_per_stage and stage_widths must be positive";
+        // Bounds far above any ResNet (ResNet152: 36 blocks, widths up to 2048) that keep the expected-tensor
+        // list and its shapes small: a corrupt count must not make us enumerate billions of convs.
+        else if (m.BlocksPerStage.Any(b => b > MaxBlocksPerStage) || m.StageWidths.Any(w => w > MaxStageWidth))
+            problem = $"blocks_per_stage [{string.Join(",", m.BlocksPerStage)}] or stage_widths [{string.Join(",", m.StageWidths)}] exceed {MaxBlocksPerStage} blocks / {MaxStageWidth} channels";
         else if (m.ChannelOrder is not ("RGB" or "BGR")) problem = $"channel_order '{m.ChannelOrder}' is neither RGB nor BGR";
         else if (!(m.PixelScale > 0) || float.IsInfinity(m.PixelScale)) problem = $"pixel_scale {m.PixelScale} is not positive";
         else if (m.Mean.Length != 3 || m.Std.Length != 3) problem = "mean and std need 3 values each";

@@ -54,7 +54,7 @@ public static class OnnxModel
         }
         catch (InvalidDataException e)
         {
-            throw new InvalidDataException($"{path}: not a valid ONNX model: {e.Message}", e);
+            throw new InvalidDataException($"{path}: not a valid ONNX model: {IO.ErrorText.OneLine(e.Message, 300)}", e); // names may hold any bytes
         }
     }
 
@@ -195,13 +195,15 @@ public static class OnnxModel
             }
         }
         if (external) throw new InvalidDataException($"initializer '{name}' uses external data, which is not supported");
-        long count = 1;
+        foreach (long d in dims)
+            if (d < 0 || d > int.MaxValue) throw new InvalidDataException($"tensor '{name}' has invalid dimension {d}");
+        // Checked, not wrapped: many large dims must not multiply around to a small count that passes.
+        long count = dims.Contains(0) ? 0 : 1;
         foreach (long d in dims)
         {
-            if (d < 0 || d > int.MaxValue) throw new InvalidDataException($"tensor '{name}' has invalid dimension {d}");
+            if (count > Array.MaxLength / Math.Max(d, 1)) throw new InvalidDataException($"tensor '{name}' dims [{string.Join(",", dims)}] are too large");
             count *= d;
         }
-        if (count > Array.MaxLength) throw new InvalidDataException($"tensor '{name}' is too large");
         float[]? values = dataType switch
         {
             OnnxTensor.Float => hasRaw ? RawFloats(raw, 4, count, name, b => BitConverter.ToSingle(b))

@@ -29,7 +29,15 @@ public static class OnnxResNetConverter
     public static WeightFile Convert(string path, string architecture, InputNormalization normalization, string source = "")
     {
         var g = OnnxModel.Load(path);
-        return new Walker(g, path).Run(architecture, normalization, source);
+        try
+        {
+            return new Walker(g, path).Run(architecture, normalization, source);
+        }
+        catch (InvalidDataException e)
+        {
+            // Node and tensor names in the messages come from the file and may hold newlines or NULs.
+            throw new InvalidDataException(IO.ErrorText.OneLine(e.Message, 1000), e);
+        }
     }
 
     sealed class Walker(OnnxGraph g, string path)
