@@ -1,3 +1,4 @@
+using PatchCore.IO;
 using System.Diagnostics;
 using PatchCore.Backends;
 using PatchCore.Backends.Reference;

@@ -1,3 +1,4 @@
+using PatchCore.IO;
 using System.Buffers.Binary;
 using System.Text;
 using PatchCore.Tensors;
@@ -98,7 +99,7 @@ public class FuzzFindingsTests
     {
         // stb_image looped for ever on these 11 bytes (its marker skip passed the end of the stream).
         byte[] jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0x4A, 0x46, 0x49, 0x46, 0x00];
-        var task = Task.Run(() => Assert.Throws<InvalidDataException>(() => PatchCore.Data.ImageIO.Decode(jpeg, "cut.jpg")));
+        var task = Task.Run(() => Assert.Throws<InvalidDataException>(() => PatchCore.IO.ImageFile.Decode(jpeg, "cut.jpg")));
         Assert.True(task.Wait(TimeSpan.FromSeconds(20)), "decoding a truncated JPEG did not finish");
         Assert.StartsWith("cut.jpg: ", task.Result.Message);
     }
@@ -120,7 +121,7 @@ public class FuzzFindingsTests
         var bmp = ms.ToArray();
         BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(18), 30000);
         BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(22), 20000);
-        var e = Assert.Throws<InvalidDataException>(() => PatchCore.Data.ImageIO.Decode(bmp, "big.bmp"));
+        var e = Assert.Throws<InvalidDataException>(() => PatchCore.IO.ImageFile.Decode(bmp, "big.bmp"));
         Assert.Contains("30000x20000", e.Message);
     }
 
@@ -134,7 +135,7 @@ public class FuzzFindingsTests
         int idat = png.AsSpan().IndexOf("IDAT"u8) - 4;
         png[idat] ^= 0x08; // length += 2^27
         long before = GC.GetAllocatedBytesForCurrentThread();
-        var e = Assert.Throws<InvalidDataException>(() => PatchCore.Data.ImageIO.Decode(png, "flip.png"));
+        var e = Assert.Throws<InvalidDataException>(() => PatchCore.IO.ImageFile.Decode(png, "flip.png"));
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20);
         Assert.Contains("past the end", e.Message);
     }

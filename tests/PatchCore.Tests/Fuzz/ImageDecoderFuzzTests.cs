@@ -1,3 +1,4 @@
+using PatchCore.IO;
 using BitMiracle.LibTiff.Classic;
 using PatchCore.Data;
 using PatchCore.Tests.Data;
@@ -30,7 +31,7 @@ public class ImageDecoderFuzzTests
     static void Fuzz(string what, byte[] valid, int focus, int iterations)
     {
         var (parsed, refused) = ParserFuzz.Run(what, valid, focus, ParserFuzz.Iterations(iterations),
-            bytes => ImageIO.Decode(bytes, Name), Valid, mustName: Name);
+            bytes => ImageFile.Decode(bytes, Name), Valid, mustName: Name);
         Assert.True(refused > 0, $"{what}: no mutation was refused ({parsed} parsed): the fuzzing did not reach the decoder's checks");
     }
 
