@@ -126,6 +126,31 @@ public class CalibrationTests
     }
 
     [Fact]
+    public void FitWithACalibrationFolderOrShareZeroKeepsEveryTrainingImageInTheBank()
+    {
+        PipelineTestData.TinyCategory(out var data);
+        var weights = PipelineTestData.TinyResNet(2, "tiny");
+        using var cpu = new CpuBackend(2);
+        var good = data.TestSamples.Where(t => !t.IsAnomalous).Select(t => t.Path).ToList();
+        var runner = new Runner(cpu, PipelineTestData.TinyConfig(coreset: 1.0));
+        var (w, net) = runner.LoadBackbone(weights);
+        using var _ = net;
+        using (var model = runner.FitCalibrated(net, w, data.TrainImages, good, "folder test/good"))
+        {
+            Assert.Equal(data.TrainImages.Count, model.TrainImages);
+            Assert.Equal(good.Count, model.Calibration!.NominalImages);
+            Assert.Equal("folder test/good", model.Calibration.Source);
+        }
+        var loo = new Runner(cpu, PipelineTestData.TinyConfig(coreset: 1.0) with { Calibration = 0, CalibrationImages = 3 });
+        using (var model = loo.FitCalibrated(net, w, data.TrainImages))
+        {
+            Assert.Equal(data.TrainImages.Count, model.TrainImages);
+            Assert.Equal(3, model.Calibration!.NominalImages);
+            Assert.Contains("leave-one-out", model.Calibration.Source);
+        }
+    }
+
+    [Fact]
     public void PixelF1MaxAgreesWithF1MaxAndDecisionCountsAddUp()
     {
         var rng = new Random(1);
