@@ -179,9 +179,11 @@ def main():
     print(f'total {time.time() - t0:.1f}s', flush=True)
     if a.out:
         with open(a.out, 'w') as f:
-            f.write('path,label,score\n')
+            # pcnative's columns: `truth` is the ground truth (`label` there is the model's decision, which
+            # this cross-check does not make, so it and normalized_score are left out).
+            f.write('path,defect_type,truth,score\n')
             for p, l, s in zip(test, labels, scores):
-                f.write(f'{os.path.relpath(p, cat)},{l},{s}\n')
+                f.write(f'{os.path.relpath(p, cat)},{os.path.basename(os.path.dirname(p))},{l},{s}\n')
 
 
 if __name__ == '__main__':

@@ -75,8 +75,8 @@ public class PipelineCliTests
         var ok = Run("predict", "--model", model, "--weights", wa, "--backend", "cpu", "--out", Path.Combine(root, "p2"), images);
         Assert.True(ok.Code == 0, ok.Err);
         var lines = File.ReadAllLines(Path.Combine(root, "p2", "scores.csv"));
-        Assert.Equal("path,score", lines[0]);
+        Assert.Equal("path,score,normalized_score,label,heatmap", lines[0]);
         Assert.Equal(1 + PipelineTestData.TinyData.TestGood, lines.Length);
-        Assert.Equal(PipelineTestData.TinyData.TestGood, Directory.GetFiles(Path.Combine(root, "p2", "heatmaps")).Length);
+        Assert.Equal(PipelineTestData.TinyData.TestGood, Directory.GetFiles(Path.Combine(root, "p2", "heatmaps", "good")).Length);
     }
 }

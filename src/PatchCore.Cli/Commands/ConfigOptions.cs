@@ -81,6 +81,15 @@ public abstract class ConfigOptions
     [Option("sigma", HelpText = "Gaussian blur of the anomaly maps in pixels (default 4).")]
     public float? Sigma { get; set; }
 
+    [Option("calibration", HelpText = "fit: share of train/good held out of the bank to calibrate the decision thresholds (default 0.1; 0 = leave-one-out). run keeps its bank whole and ignores it.")]
+    public double? Calibration { get; set; }
+
+    [Option("false-alarm-rate", HelpText = "Share of nominal images (and pixels) the calibrated thresholds call anomalous (default 0.01).")]
+    public double? FalseAlarmRate { get; set; }
+
+    [Option("calibration-images", HelpText = "run (and fit --calibration 0): training images scored leave-one-out to calibrate (default 16; 0 = no calibration).")]
+    public int? CalibrationImages { get; set; }
+
     /// <summary>Defaults, then --config, then flags.</summary>
     public PatchCoreConfig BuildConfig()
     {
@@ -114,5 +123,8 @@ public abstract class ConfigOptions
         ReweightB = ReweightB ?? c.ReweightB,
         Seed = Seed ?? c.Seed,
         Sigma = Sigma ?? c.Sigma,
+        Calibration = Calibration ?? c.Calibration,
+        FalseAlarmRate = FalseAlarmRate ?? c.FalseAlarmRate,
+        CalibrationImages = CalibrationImages ?? c.CalibrationImages,
     };
 }

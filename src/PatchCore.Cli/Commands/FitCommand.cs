@@ -16,19 +16,32 @@ public sealed class FitCommand : ConfigOptions, ICommand
     [Option("model", Required = true, HelpText = "Model file to write (.pcm).")]
     public string Model { get; set; } = "";
 
+    [Option("calibration-dir", HelpText = "Calibrate on the nominal images of this folder instead of holding out a share of train/good (the bank then uses all of train/good).")]
+    public string? CalibrationDir { get; set; }
+
     public int Execute()
     {
         var config = BuildConfig();
         var data = DatasetArgs.Resolve(Category, DataRoot, out _);
+        List<string>? calibrationImages = null;
+        if (CalibrationDir != null)
+        {
+            if (!Directory.Exists(CalibrationDir)) throw new UserError($"--calibration-dir {CalibrationDir}: no such folder");
+            calibrationImages = PredictCommand.ExpandInputs([CalibrationDir]).Select(i => i.Path).ToList();
+        }
         using var backend = BackendFactory.Create(new BackendFactory.Options(Backend, config.Threads, Tf32));
         var runner = new Runner(backend, config, Console.Error, !Console.IsErrorRedirected);
         var t0 = Stopwatch.GetTimestamp();
         var (w, net) = runner.LoadBackbone();
         using (net)
-        using (var model = runner.Fit(net, w, data.TrainImages))
+        using (var model = runner.FitCalibrated(net, w, data.TrainImages, calibrationImages,
+                   CalibrationDir != null ? $"folder {CalibrationDir}" : null))
         {
             ModelFile.Save(model, Model);
-            Console.WriteLine($"model: {Path.GetFullPath(Model)}  ({model.BankRows} x {model.Dim} bank from {data.TrainImages.Count} images of {data.Category}, {Stopwatch.GetElapsedTime(t0).TotalSeconds:F1}s)");
+            Console.WriteLine($"model: {Path.GetFullPath(Model)}  ({model.BankRows} x {model.Dim} bank from {model.TrainImages} images of {data.Category}, {Stopwatch.GetElapsedTime(t0).TotalSeconds:F1}s)");
+            Console.WriteLine(model.Calibration is { } c
+                ? $"calibration: image threshold {c.Image.Threshold:G6}, pixel threshold {c.Pixel.Threshold:G6} at false-alarm rate {c.FalseAlarmRate:G4} from {c.NominalImages} images ({c.Source})"
+                : "calibration: none (the model makes no decisions)");
         }
         return 0;
     }

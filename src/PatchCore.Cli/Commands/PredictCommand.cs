@@ -34,6 +34,12 @@ public sealed class PredictCommand : ICommand
     [Option("no-heatmaps", HelpText = "Do not write heat-map PNGs.")]
     public bool NoHeatmaps { get; set; }
 
+    [Option("no-maps", HelpText = "Do not write the predicted masks (masks/) and raw anomaly maps (maps/*.npy).")]
+    public bool NoMaps { get; set; }
+
+    [Option("heatmap-full", HelpText = "Draw heat maps over the whole image (the crop framed), not the centre crop only.")]
+    public bool HeatmapFull { get; set; }
+
     public int Execute()
     {
         using var model = ModelFile.Load(Model);
@@ -43,21 +49,43 @@ public sealed class PredictCommand : ICommand
             Threads = Threads ?? model.Config.Threads,
             BatchSize = BatchSize ?? model.Config.BatchSize,
         };
-        var images = ExpandInputs(Inputs);
+        var inputs = ExpandInputs(Inputs);
         string outDir = Out ?? RunCommand.DefaultOut("predict");
         using var backend = BackendFactory.Create(new BackendFactory.Options(Backend, config.Threads, Tf32));
         var runner = new Runner(backend, config, Console.Error, !Console.IsErrorRedirected);
-        var scored = runner.Predict(model, images, outDir, heatmaps: !NoHeatmaps);
-        int width = Math.Min(60, scored.Max(s => s.Name.Length));
-        foreach (var s in scored) Console.WriteLine($"{s.Name.PadRight(width)}  {s.Score:G6}");
+        var images = inputs.Select(i => i.Path).ToList();
+        var relative = inputs.Select(i => i.Relative).ToList();
+        var result = runner.Predict(model, images, outDir, heatmaps: !NoHeatmaps, relativePaths: relative,
+            maps: !NoMaps, heatmapFull: HeatmapFull);
+        Print(Console.Out, result, model.Calibration != null);
         Console.WriteLine($"scores: {Path.GetFullPath(Path.Combine(outDir, "scores.csv"))}  ({runner.Timings.Total:F1}s)");
-        return 0;
+        if (result.Errors.Count == 0) return 0;
+        Console.Error.WriteLine($"error: {result.Errors.Count} of {images.Count} images could not be scored; listed in {Path.GetFullPath(Path.Combine(outDir, "errors.csv"))}");
+        return 1;
     }
 
-    /// <summary>Files as given, folders expanded to their images (sorted); nothing found is an error.</summary>
-    public static List<string> ExpandInputs(IEnumerable<string> inputs)
+    /// <summary>One line per image: name, raw score, and with a calibration the normalised score and the decision;
+    /// then one line per image that failed.</summary>
+    public static void Print(TextWriter o, PredictResult result, bool calibrated)
     {
-        var list = new List<string>();
+        if (!calibrated) o.WriteLine("note: the model is uncalibrated: raw scores only, no decision (fit it again to calibrate)");
+        int width = 8;
+        foreach (var s in result.Images) width = Math.Max(width, Math.Min(60, s.Name.Length));
+        foreach (var s in result.Images)
+            o.WriteLine(calibrated
+                ? $"{s.Name.PadRight(width)}  {s.Score,12:G6}  {s.Normalized,6:F3}  {(s.Anomalous == true ? "ANOMALOUS" : "GOOD")}"
+                : $"{s.Name.PadRight(width)}  {s.Score,12:G6}");
+        foreach (var (path, error) in result.Errors) o.WriteLine($"{path.PadRight(width)}  FAILED: {error}");
+    }
+
+    /// <summary>One input image and its path relative to what was given (<see cref="OutputNames.ForInput"/>):
+    /// the outputs mirror it.</summary>
+    public sealed record InputImage(string Path, string Relative);
+
+    /// <summary>Files as given, folders expanded to their images (sorted); nothing found is an error.</summary>
+    public static List<InputImage> ExpandInputs(IEnumerable<string> inputs)
+    {
+        var list = new List<InputImage>();
         foreach (var p in inputs)
         {
             if (Directory.Exists(p))
@@ -65,9 +93,9 @@ public sealed class PredictCommand : ICommand
                 var files = Directory.GetFiles(p, "*", SearchOption.AllDirectories).Where(MvtecDataset.IsImage).ToList();
                 files.Sort(StringComparer.Ordinal);
                 if (files.Count == 0) throw new UserError($"{p}: folder holds no images");
-                list.AddRange(files);
+                foreach (var f in files) list.Add(new InputImage(f, OutputNames.ForInput(f, p)));
             }
-            else if (File.Exists(p)) list.Add(p);
+            else if (File.Exists(p)) list.Add(new InputImage(p, OutputNames.ForInput(p, null)));
             else throw new UserError($"{p}: no such file or folder");
         }
         if (list.Count == 0) throw new UserError("predict: no images given");

@@ -18,6 +18,12 @@ public sealed class RunCommand : ConfigOptions, ICommand
     [Option("no-heatmaps", HelpText = "Do not write heat-map PNGs.")]
     public bool NoHeatmaps { get; set; }
 
+    [Option("no-maps", HelpText = "Do not write the predicted masks (masks/) and raw anomaly maps (maps/*.npy).")]
+    public bool NoMaps { get; set; }
+
+    [Option("heatmap-full", HelpText = "Draw heat maps over the whole image (the crop framed), not the centre crop only.")]
+    public bool HeatmapFull { get; set; }
+
     [Option("model", HelpText = "Also write the fitted model (.pcm) here.")]
     public string? Model { get; set; }
 
@@ -28,7 +34,8 @@ public sealed class RunCommand : ConfigOptions, ICommand
         string outDir = Out ?? DefaultOut(data.Category);
         using var backend = BackendFactory.Create(new BackendFactory.Options(Backend, config.Threads, Tf32));
         var runner = new Runner(backend, config, Console.Error, !Console.IsErrorRedirected);
-        var result = runner.Run(data, outDir, heatmaps: !NoHeatmaps, synthetic: synthetic, modelPath: Model);
+        var result = runner.Run(data, outDir, heatmaps: !NoHeatmaps, synthetic: synthetic, modelPath: Model,
+            maps: !NoMaps, heatmapFull: HeatmapFull);
         RunSummary.Print(Console.Out, result);
         return 0;
     }

@@ -22,6 +22,18 @@ public static class RunSummary
         Metric(w, r, "aupro", "AUPRO (0.3)");
         Metric(w, r, "f1_max", "F1-max (image)");
         w.WriteLine();
+        if (r.Calibration is { } cal)
+        {
+            w.WriteLine($"  threshold    image {cal.Image.Threshold:G6}, pixel {cal.Pixel.Threshold:G6} (false-alarm rate {cal.FalseAlarmRate:G4}, {cal.NominalImages} images, {(cal.Source.StartsWith("leave-one-out", StringComparison.Ordinal) ? "leave-one-out" : cal.Source)})");
+            if (r.Decisions is { } d)
+                w.WriteLine($"  decisions    false alarms {Pct(d.FalseAlarmRate)} ({d.FalsePositives}/{d.Good} good), misses {Pct(d.MissRate)} ({d.FalseNegatives}/{d.Anomalous} anomalous), accuracy {d.Accuracy * 100:F1}%");
+            w.WriteLine();
+        }
+        else
+        {
+            w.WriteLine("  threshold    none (--calibration-images 0): no decisions");
+            w.WriteLine();
+        }
         var t = r.Timings;
         w.WriteLine("  stage           s");
         Row(w, "load", t.Load);
@@ -30,6 +42,7 @@ public static class RunSummary
         Row(w, "scoring", t.Scoring);
         Row(w, "maps", t.Maps);
         Row(w, "metrics", t.Metrics);
+        Row(w, "calibration", t.Calibration);
         Row(w, "report", t.Report);
         Row(w, "total", t.Total);
         w.WriteLine();
@@ -40,6 +53,8 @@ public static class RunSummary
         w.WriteLine(r.Metrics.TryGetValue(key, out double v) ? $"  {label,-15} {v * 100,6:F2}" : $"  {label,-15}    n/a");
 
     static void Row(TextWriter w, string label, double s) => w.WriteLine($"  {label,-15} {s,6:F2}");
+
+    static string Pct(double? v) => v is double x ? $"{x * 100:F1}%" : "n/a";
 
     static string Short(string sha) => string.IsNullOrEmpty(sha) ? "?" : sha[..Math.Min(12, sha.Length)];
 }

@@ -6,10 +6,13 @@ using PatchCore.IO;
 
 namespace PatchCore.Features;
 
-/// <summary>Patch features of a batch of images: rows [Count * GridH * GridW, Dim], image-major.</summary>
+/// <summary>Patch features of a batch of images: rows [Count * GridH * GridW, Dim], image-major.
+/// <see cref="Errors"/> (only when the extractor tolerates bad images) holds, per image of the batch, why it could
+/// not be read (one printable line) or null; a failed image's features are those of a black input, to be ignored.</summary>
 public sealed record FeatureBatch(int Start, int Count, float[] Features, int GridH, int GridW, int Dim, RgbImage[]? Crops)
 {
     public int PatchesPerImage => GridH * GridW;
+    public string?[]? Errors { get; init; }
 }
 
 /// <summary>Seconds spent in each part of feature extraction (decode counts CPU time on the decode threads).</summary>
@@ -46,10 +49,14 @@ public sealed class PatchFeatureExtractor
 
     public ExtractionTimes Times { get; } = new();
 
+    /// <summary>When set, an image that cannot be decoded does not stop the others: its batch reports it in
+    /// <see cref="FeatureBatch.Errors"/> (predict scores every good file). Otherwise the first one throws.</summary>
+    public bool TolerateBadImages { get; init; }
+
     /// <summary>Side of the square network input.</summary>
     public int InputSize => _resize.Crop;
 
-    sealed record Decoded(float[] Input, RgbImage[]? Crops, int Count);
+    sealed record Decoded(float[] Input, RgbImage[]? Crops, int Count, string?[]? Errors);
 
     Decoded DecodeBatch(IReadOnlyList<string> paths, int start, int count, bool keepCrops)
     {
@@ -57,18 +64,54 @@ public sealed class PatchFeatureExtractor
         int plane = 3 * _resize.Crop * _resize.Crop;
         var input = new float[(long)count * plane];
         var crops = keepCrops ? new RgbImage[count] : null;
+        string?[]? errors = null;
         Workers.For(count, _threads, i =>
         {
-            var crop = Preprocessing.ResizeAndCrop(ImageFile.Decode(paths[start + i]), _resize);
-            // Normalise the crop as it is: ToInput would resize and crop it a second time (a 224 crop of a
-            // 256 image blown up to 256 and cropped again, which cost magnetic_tile 7 points of image AUROC).
-            var x = Preprocessing.Normalize(crop, _norm);
-            if (x.Length != plane) throw new InvalidDataException($"{paths[start + i]}: preprocessing gave {x.Length} values, expected {plane}");
-            Array.Copy(x, 0, input, (long)i * plane, plane);
-            if (crops != null) crops[i] = crop;
+            if (!TolerateBadImages) { DecodeOne(paths[start + i], input, crops, i, plane); return; }
+            try { DecodeOne(paths[start + i], input, crops, i, plane); }
+            catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException or OverflowException)
+            {
+                // The input stays zero (the mean colour after normalisation): its features are computed with the batch and dropped.
+                lock (input) (errors ??= new string?[count])[i] = Describe(paths[start + i], e);
+                if (crops != null) crops[i] = new RgbImage(_resize.Crop, _resize.Crop, new byte[3 * _resize.Crop * _resize.Crop]);
+            }
         });
         lock (Times) Times.Decode += Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        return new Decoded(input, crops, count);
+        return new Decoded(input, crops, count, errors);
+    }
+
+    void DecodeOne(string path, float[] input, RgbImage[]? crops, int i, int plane)
+    {
+        var crop = Preprocessing.ResizeAndCrop(ImageFile.Decode(path), _resize);
+        // Normalise the crop as it is: ToInput would resize and crop it a second time (a 224 crop of a
+        // 256 image blown up to 256 and cropped again, which cost magnetic_tile 7 points of image AUROC).
+        var x = Preprocessing.Normalize(crop, _norm);
+        if (x.Length != plane) throw new InvalidDataException($"{path}: preprocessing gave {x.Length} values, expected {plane}");
+        Array.Copy(x, 0, input, (long)i * plane, plane);
+        if (crops != null) crops[i] = crop;
+    }
+
+    /// <summary>
+    /// Why an image failed, as one printable line without its own path (the caller lists the path beside it).
+    /// Decoder messages can carry raw bytes of the file (a truncated PNG gave 25 NULs): control characters are
+    /// dropped, whitespace runs collapsed and the text capped, so errors.csv and the terminal stay clean.
+    /// </summary>
+    public static string Describe(string path, Exception e)
+    {
+        string m = e.Message;
+        if (m.StartsWith(path + ": ", StringComparison.Ordinal)) m = m[(path.Length + 2)..];
+        var sb = new System.Text.StringBuilder(Math.Min(m.Length, 200));
+        bool space = false;
+        foreach (char c in m)
+        {
+            if (sb.Length >= 200) { sb.Append('…'); break; }
+            if (char.IsWhiteSpace(c)) { space = sb.Length > 0; continue; }
+            if (char.IsControl(c) || char.IsSurrogate(c) || c == '\uFFFD') continue;
+            if (space) { sb.Append(' '); space = false; }
+            sb.Append(c);
+        }
+        string text = sb.ToString().Replace("()", "").Replace("( )", "").Trim();
+        return text.Length == 0 ? "cannot read the image" : text;
     }
 
     /// <summary>Features of the images in order, one batch at a time. <paramref name="keepCrops"/> keeps the
@@ -121,7 +164,7 @@ public sealed class PatchFeatureExtractor
             _backend.Download(f, host);
             Times.Backbone += Stopwatch.GetElapsedTime(t0, t1).TotalSeconds;
             Times.Aggregation += Stopwatch.GetElapsedTime(t1).TotalSeconds;
-            return new FeatureBatch(start, decoded.Count, host, gh, gw, dim, decoded.Crops);
+            return new FeatureBatch(start, decoded.Count, host, gh, gw, dim, decoded.Crops) { Errors = decoded.Errors };
         }
         finally
         {

@@ -49,6 +49,14 @@ public sealed record PatchCoreConfig
     public int BatchSize { get; init; } = 16;
     /// <summary>Gaussian blur of the anomaly maps, in input pixels.</summary>
     public float Sigma { get; init; } = 4f;
+    /// <summary>fit: share of train/good held out of the memory bank to calibrate the decision thresholds on
+    /// (0 = none held out: calibrate by leave-one-out as run does). run ignores it: its bank is all of train/good.</summary>
+    public double Calibration { get; init; } = 0.1;
+    /// <summary>Wanted share of nominal images (and pixels) called anomalous at the calibrated thresholds.</summary>
+    public double FalseAlarmRate { get; init; } = 0.01;
+    /// <summary>run (and fit with calibration 0): training images scored leave-one-out against the bank to
+    /// calibrate (evenly spaced over the sorted list; 0 = no calibration). Never changes the bank.</summary>
+    public int CalibrationImages { get; init; } = 16;
 
     public const string DefaultWeights = "weights/resnet18-cntk.safetensors";
 
@@ -98,6 +106,9 @@ public sealed record PatchCoreConfig
         if (Threads < 0) throw new ArgumentException($"config: threads {Threads} must be >= 0");
         if (BatchSize < 1) throw new ArgumentException($"config: batch_size {BatchSize} must be positive");
         if (!(Sigma >= 0)) throw new ArgumentException($"config: sigma {Sigma} must be >= 0");
+        if (!(Calibration >= 0 && Calibration < 1)) throw new ArgumentException($"config: calibration {Calibration} must be in [0, 1) (share of train/good held out)");
+        if (!(FalseAlarmRate >= 0 && FalseAlarmRate < 1)) throw new ArgumentException($"config: false_alarm_rate {FalseAlarmRate} must be in [0, 1)");
+        if (CalibrationImages < 0) throw new ArgumentException($"config: calibration_images {CalibrationImages} must be >= 0");
         return this;
     }
 

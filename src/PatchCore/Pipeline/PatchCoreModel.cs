@@ -38,6 +38,10 @@ public sealed class PatchCoreModel : IDisposable
     /// <summary>Decision thresholds and score normalisation (<see cref="Scoring.Calibration"/>); null for a model
     /// that was never calibrated (then no decision can be made).</summary>
     public Calibration? Calibration { get; set; }
+    /// <summary>Transient (not saved): after <see cref="Fit"/>, the training-feature row behind each bank row
+    /// (row r belongs to training image r / (GridH·GridW)); null when the bank is every feature in order.
+    /// Leave-one-out calibration uses it to drop an image's own rows.</summary>
+    public int[]? SelectedRows { get; private set; }
 
     DeviceTensor? _deviceBank;
     IBackend? _bankBackend;
@@ -62,7 +66,7 @@ public sealed class PatchCoreModel : IDisposable
         var bank = new float[(long)selected.Length * dim];
         for (int i = 0; i < selected.Length; i++)
             Array.Copy(features, (long)selected[i] * dim, bank, (long)i * dim, dim);
-        return new PatchCoreModel(config, bank, selected.Length, dim, gridH, gridW, weightsIdentity, trainImages);
+        return new PatchCoreModel(config, bank, selected.Length, dim, gridH, gridW, weightsIdentity, trainImages) { SelectedRows = selected };
     }
 
     DeviceTensor DeviceBank(IBackend backend)

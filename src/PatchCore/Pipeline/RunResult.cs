@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using PatchCore.IO;
+using PatchCore.Metrics;
+using PatchCore.Scoring;
 
 namespace PatchCore.Pipeline;
 
@@ -22,6 +24,10 @@ public sealed class RunResult
     public required List<ScoredImage> Images { get; init; }
     public required string OutDir { get; init; }
     public bool Synthetic { get; init; }
+    /// <summary>The model's thresholds (null: uncalibrated, no "calibration" block).</summary>
+    public Calibration? Calibration { get; init; }
+    /// <summary>Decisions at the calibrated image threshold on the labelled test set (null without either).</summary>
+    public DecisionCounts? Decisions { get; init; }
 
     public JsonObject ToJson()
     {
@@ -29,7 +35,7 @@ public sealed class RunResult
         foreach (var (k, v) in Metrics) metrics[k] = Math.Round(v, 6);
         var config = JsonSerializer.SerializeToNode(Config, PatchCoreConfig.Json)!.AsObject();
         config["weights_sha256"] = WeightsIdentity;
-        return new JsonObject
+        var json = new JsonObject
         {
             ["category"] = Category,
             ["synthetic"] = Synthetic,
@@ -43,7 +49,41 @@ public sealed class RunResult
             ["backend"] = Backend,
             ["backend_description"] = BackendDescription,
         };
+        if (Calibration != null) json["calibration"] = CalibrationJson(Calibration);
+        if (Decisions != null) json["decisions"] = DecisionsJson(Decisions);
+        return json;
     }
+
+    /// <summary>results.json's "calibration" block: thresholds, normalisation floors, how and from what.</summary>
+    public static JsonObject CalibrationJson(Calibration c)
+    {
+        static JsonObject T(ScoreThreshold t) => new()
+        {
+            ["threshold"] = t.Threshold, ["normalization_floor"] = t.NominalMin, ["method"] = t.Method,
+        };
+        var o = new JsonObject
+        {
+            ["source"] = c.Source, ["n_images"] = c.NominalImages, ["false_alarm_rate"] = c.FalseAlarmRate,
+            ["image"] = T(c.Image), ["pixel"] = T(c.Pixel),
+        };
+        if (c.ImageF1 != null) o["image_f1"] = T(c.ImageF1);
+        if (c.PixelF1 != null) o["pixel_f1"] = T(c.PixelF1);
+        return o;
+    }
+
+    /// <summary>results.json's "decisions" block: what the calibrated image threshold does on the labelled test set.</summary>
+    public static JsonObject DecisionsJson(DecisionCounts d) => new()
+    {
+        ["threshold"] = d.Threshold,
+        ["false_alarm_rate"] = d.FalseAlarmRate is double f ? Math.Round(f, 6) : null,
+        ["miss_rate"] = d.MissRate is double m ? Math.Round(m, 6) : null,
+        ["accuracy"] = Math.Round(d.Accuracy, 6),
+        ["counts"] = new JsonObject
+        {
+            ["good"] = d.Good, ["anomalous"] = d.Anomalous, ["true_positives"] = d.TruePositives,
+            ["false_positives"] = d.FalsePositives, ["true_negatives"] = d.TrueNegatives, ["false_negatives"] = d.FalseNegatives,
+        },
+    };
 
     /// <summary>Write results.json (indented, trailing newline), atomically.</summary>
     public void WriteJson(string path) =>

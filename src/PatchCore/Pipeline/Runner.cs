@@ -62,7 +62,12 @@ public sealed partial class Runner
     }
 
     /// <summary>Training features → memory bank.</summary>
-    public PatchCoreModel Fit(ResNet net, WeightFile weights, IReadOnlyList<string> trainImages)
+    public PatchCoreModel Fit(ResNet net, WeightFile weights, IReadOnlyList<string> trainImages) =>
+        Fit(net, weights, trainImages, out _);
+
+    /// <summary>Training features → memory bank; <paramref name="features"/> keeps the features [images · grid, dim]
+    /// for leave-one-out calibration (no second pass through the backbone).</summary>
+    public PatchCoreModel Fit(ResNet net, WeightFile weights, IReadOnlyList<string> trainImages, out TrainFeatures features)
     {
         if (trainImages.Count == 0) throw new InvalidDataException("no training images");
         var ex = Extractor(net, weights);
@@ -96,18 +101,24 @@ public sealed partial class Runner
         var model = PatchCoreModel.Fit(_backend, Config, all!, rows, dim, gh, gw, weights.Identity, trainImages.Count);
         Timings.Coreset += Stopwatch.GetElapsedTime(t1).TotalSeconds;
         Say($"memory bank: {model.BankRows} x {model.Dim} ({Stopwatch.GetElapsedTime(t1).TotalSeconds:F1}s)");
+        features = new TrainFeatures(all!, trainImages.Count, gh, gw, dim);
         return model;
     }
 
-    /// <summary>Scores and anomaly maps (crop x crop) of images, batch by batch.</summary>
-    public TestOutputs Score(PatchCoreModel model, ResNet net, WeightFile weights, IReadOnlyList<string> images, bool keepCrops, string label = "scoring (test)")
+    /// <summary>Scores and anomaly maps (crop x crop) of images, batch by batch. With
+    /// <paramref name="tolerateBadImages"/> an image that cannot be read is reported in
+    /// <see cref="TestOutputs.Errors"/> (its scores are meaningless) instead of stopping the others.</summary>
+    public TestOutputs Score(PatchCoreModel model, ResNet net, WeightFile weights, IReadOnlyList<string> images, bool keepCrops,
+        string label = "scoring (test)", bool tolerateBadImages = false)
     {
-        var ex = Extractor(net, weights);
+        var ex = new PatchFeatureExtractor(_backend, net, Config.ResizeSpec, weights.Metadata.ToNormalization(), Config.AggregationSpec,
+            Config.BatchSize, Config.Threads) { TolerateBadImages = tolerateBadImages };
         int n = images.Count, size = Config.ResizeSpec.Crop, per = model.GridH * model.GridW;
         var imageScores = new float[n];
         var patchScores = new float[(long)n * per];
         var maps = new float[(long)n * size * size];
         var crops = keepCrops ? new RgbImage[n] : null;
+        string?[]? errors = null;
         double features = 0;
         using (var bar = Bar(label, n))
         {
@@ -130,48 +141,72 @@ public sealed partial class Runner
                 Array.Copy(s.Patch, 0, patchScores, (long)b.Start * per, s.Patch.LongLength);
                 Array.Copy(m, 0, maps, (long)b.Start * size * size, m.LongLength);
                 if (crops != null) Array.Copy(b.Crops!, 0, crops, b.Start, b.Count);
+                if (b.Errors != null) Array.Copy(b.Errors, 0, errors ??= new string?[n], b.Start, b.Count);
                 bar.Advance(b.Count);
             }
         }
         Timings.Features += features;
         AddExtractionTimes(ex);
-        return new TestOutputs(imageScores, patchScores, maps, size, size, crops);
+        return new TestOutputs(imageScores, patchScores, maps, size, size, crops) { Errors = errors };
     }
 
-    /// <summary>Fit on train/good, score the test set, compute metrics, write results.json, scores.csv and heat maps.</summary>
+    /// <summary>
+    /// Fit on train/good, calibrate by leave-one-out (the bank stays all of train/good: the official protocol, so
+    /// scores and metrics do not move), score the test set, compute metrics and decisions, write results.json,
+    /// scores.csv, heat maps, predicted masks and raw maps.
+    /// </summary>
     public RunResult Run(MvtecDataset data, string outDir, bool heatmaps = true, WeightFile? weights = null,
-        bool synthetic = false, string? modelPath = null)
+        bool synthetic = false, string? modelPath = null, bool maps = true, bool heatmapFull = false)
     {
         long tTotal = Stopwatch.GetTimestamp();
         var (w, net) = LoadBackbone(weights);
         using var _ = net;
-        using var model = Fit(net, w, data.TrainImages);
+        using var model = Fit(net, w, data.TrainImages, out var trainFeatures);
+        model.Calibration = CalibrateLeaveOneOut(model, trainFeatures, Config.CalibrationImages);
+        trainFeatures = null!; // hundreds of MB for a real category: free them before the test set
         if (modelPath != null) ModelFile.Save(model, modelPath);
-        var tests = data.TestSamples.Select(t => t.Path).ToList();
+        var samples = data.TestSamples;
+        var tests = new List<string>(samples.Count);
+        foreach (var t in samples) tests.Add(t.Path);
         var outputs = Score(model, net, w, tests, keepCrops: heatmaps);
 
         long tMetrics = Stopwatch.GetTimestamp();
-        var samples = data.TestSamples;
         bool[]? masks = data.HasMasks ? Evaluation.LoadMasks(samples, Config.ResizeSpec, Config.Threads) : null;
         var labels = new bool[samples.Count];
         for (int i = 0; i < labels.Length; i++) labels[i] = samples[i].IsAnomalous;
         var evaluation = Evaluation.Compute(outputs.ImageScores, labels, outputs.Maps, masks, outputs.MapH, outputs.MapW);
         if (evaluation.ImageAuroc == null) Say("metrics: the test set has only one class; image AUROC is not computable");
         Timings.Metrics += Stopwatch.GetElapsedTime(tMetrics).TotalSeconds;
+        long tCal = Stopwatch.GetTimestamp();
+        if (model.Calibration != null) model.Calibration = WithF1Thresholds(model.Calibration, outputs, labels, masks);
+        var decisions = model.Calibration != null ? DecisionCounts.Compute(outputs.ImageScores, labels, model.Calibration.Image) : null;
+        Timings.Calibration += Stopwatch.GetElapsedTime(tCal).TotalSeconds;
 
         long tReport = Stopwatch.GetTimestamp();
         Directory.CreateDirectory(outDir);
         AtomicFile.RemoveStale(outDir);
+        var rel = new string[samples.Count];
+        for (int i = 0; i < rel.Length; i++) rel[i] = samples[i].DefectType + "/" + Path.GetFileName(samples[i].Path);
+        var stems = OutputNames.UniqueStems(rel);
+        var cal = model.Calibration;
         var scored = new List<ScoredImage>(tests.Count);
         for (int i = 0; i < tests.Count; i++)
         {
             var t = samples[i];
-            scored.Add(new ScoredImage(t.Path, Path.GetRelativePath(data.CategoryDir, t.Path).Replace('\\', '/'), t.DefectType, t.Label, outputs.ImageScores[i]));
+            float score = outputs.ImageScores[i];
+            scored.Add(new ScoredImage(t.Path, Path.GetRelativePath(data.CategoryDir, t.Path).Replace('\\', '/'), t.DefectType, t.Label, score)
+            {
+                Normalized = cal?.Image.Normalize(score), Anomalous = cal?.Image.IsAnomalous(score),
+                Heatmap = heatmaps ? "heatmaps/" + stems[i] + ".png" : "",
+            });
         }
+        var predicted = cal != null && (heatmaps || maps) ? DecisionMapsWriter.Predict(outputs.Maps, cal.Pixel.Threshold) : null;
         if (heatmaps)
-            WriteHeatmaps(Path.Combine(outDir, "heatmaps"), outputs, masks, model.Calibration, scored,
-                i => Path.Combine(samples[i].DefectType, Path.GetFileNameWithoutExtension(samples[i].Path) + ".png"));
-        WriteScores(Path.Combine(outDir, "scores.csv"), scored, withLabels: true);
+            WriteHeatmaps(Path.Combine(outDir, "heatmaps"), outputs, masks, predicted, cal, scored, i => stems[i] + ".png",
+                heatmapFull ? i => tests[i] : null);
+        if (maps)
+            DecisionMapsWriter.WriteAll(outDir, outputs.Maps, outputs.MapH, outputs.MapW, tests.Count, i => stems[i], predicted, Config.Threads);
+        ScoresCsv.WriteLabelled(Path.Combine(outDir, "scores.csv"), Rows(scored));
         Timings.Report += Stopwatch.GetElapsedTime(tReport).TotalSeconds;
         Timings.Total = Stopwatch.GetElapsedTime(tTotal).TotalSeconds;
 
@@ -181,76 +216,115 @@ public sealed partial class Runner
             BackendDescription = _backend.Description, Metrics = evaluation.ToDictionary(), BankSize = model.BankRows,
             FeatureRows = data.TrainImages.Count * model.GridH * model.GridW,
             NTrain = data.TrainImages.Count, NTest = tests.Count, Timings = Timings, Images = scored, OutDir = outDir,
-            Synthetic = synthetic,
+            Synthetic = synthetic, Calibration = cal, Decisions = decisions,
         };
         result.WriteJson(Path.Combine(outDir, "results.json"));
         return result;
     }
 
-    /// <summary>Score unlabelled images with a fitted model; write scores.csv (path,score) and heat maps.</summary>
-    public List<ScoredImage> Predict(PatchCoreModel model, IReadOnlyList<string> images, string outDir, bool heatmaps = true, WeightFile? weights = null)
+    /// <summary>
+    /// Score unlabelled images with a fitted model; write scores.csv (path,score,normalized_score,label,heatmap),
+    /// heat maps, predicted masks and raw maps under paths that mirror <paramref name="relativePaths"/> (default: the
+    /// file names). An image that cannot be read does not stop the others: it is left out of every output and
+    /// listed in errors.csv (path,error), and in <see cref="PredictResult.Errors"/>.
+    /// </summary>
+    public PredictResult Predict(PatchCoreModel model, IReadOnlyList<string> images, string outDir, bool heatmaps = true,
+        WeightFile? weights = null, IReadOnlyList<string>? relativePaths = null, bool maps = true, bool heatmapFull = false)
     {
         long tTotal = Stopwatch.GetTimestamp();
+        if (relativePaths != null && relativePaths.Count != images.Count)
+            throw new ArgumentException($"{relativePaths.Count} relative paths for {images.Count} images");
         var (w, net) = LoadBackbone(weights);
         using var _ = net;
         model.CheckCompatible(w.Identity, model.Dim, model.GridH, model.GridW, "model");
-        var outputs = Score(model, net, w, images, keepCrops: heatmaps, label: "scoring");
+        var all = Score(model, net, w, images, keepCrops: heatmaps, label: "scoring", tolerateBadImages: true);
         long tReport = Stopwatch.GetTimestamp();
         Directory.CreateDirectory(outDir);
         AtomicFile.RemoveStale(outDir);
-        var scored = new List<ScoredImage>(images.Count);
+
+        var keep = new List<int>(images.Count);
+        var errors = new List<(string Path, string Error)>();
         for (int i = 0; i < images.Count; i++)
-            scored.Add(new ScoredImage(images[i], images[i], "", -1, outputs.ImageScores[i]));
-        if (heatmaps)
+            if (all.Errors?[i] is { } error) errors.Add((images[i], error));
+            else keep.Add(i);
+        var outputs = Select(all, keep);
+        var rel = new string[keep.Count];
+        for (int j = 0; j < rel.Length; j++) rel[j] = relativePaths?[keep[j]] ?? Path.GetFileName(images[keep[j]]);
+        var stems = OutputNames.UniqueStems(rel);
+        var cal = model.Calibration;
+        var scored = new List<ScoredImage>(keep.Count);
+        for (int j = 0; j < keep.Count; j++)
         {
-            var names = UniqueNames(images);
-            WriteHeatmaps(Path.Combine(outDir, "heatmaps"), outputs, null, model.Calibration, scored, i => names[i]);
+            float score = outputs.ImageScores[j];
+            scored.Add(new ScoredImage(images[keep[j]], stems[j] + Path.GetExtension(rel[j]), "", -1, score)
+            {
+                Normalized = cal?.Image.Normalize(score), Anomalous = cal?.Image.IsAnomalous(score),
+                Heatmap = heatmaps ? "heatmaps/" + stems[j] + ".png" : "",
+            });
         }
-        WriteScores(Path.Combine(outDir, "scores.csv"), scored, withLabels: false);
+        var predicted = cal != null && (heatmaps || maps) ? DecisionMapsWriter.Predict(outputs.Maps, cal.Pixel.Threshold) : null;
+        if (heatmaps && keep.Count > 0)
+            WriteHeatmaps(Path.Combine(outDir, "heatmaps"), outputs, null, predicted, cal, scored, j => stems[j] + ".png",
+                heatmapFull ? j => images[keep[j]] : null);
+        if (maps && keep.Count > 0)
+            DecisionMapsWriter.WriteAll(outDir, outputs.Maps, outputs.MapH, outputs.MapW, keep.Count, j => stems[j], predicted, Config.Threads);
+        ScoresCsv.WritePredict(Path.Combine(outDir, "scores.csv"), Rows(scored, byInputPath: true));
+        string errorsCsv = Path.Combine(outDir, "errors.csv");
+        if (errors.Count > 0) ScoresCsv.WriteErrors(errorsCsv, errors);
+        else if (File.Exists(errorsCsv)) File.Delete(errorsCsv); // not left from an earlier call into the same folder
         Timings.Report += Stopwatch.GetElapsedTime(tReport).TotalSeconds;
         Timings.Total = Stopwatch.GetElapsedTime(tTotal).TotalSeconds;
-        return scored;
+        return new PredictResult(scored, errors);
     }
 
-    static string[] UniqueNames(IReadOnlyList<string> images)
+    /// <summary>The outputs of the images at <paramref name="keep"/> (all of them: the same object).</summary>
+    static TestOutputs Select(TestOutputs o, List<int> keep)
     {
-        var names = new string[images.Count];
-        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        for (int i = 0; i < images.Count; i++)
+        int n = o.ImageScores.Length;
+        if (keep.Count == n) return o;
+        int per = n == 0 ? 0 : o.PatchScores.Length / n, plane = o.MapH * o.MapW;
+        var image = new float[keep.Count];
+        var patch = new float[(long)keep.Count * per];
+        var maps = new float[(long)keep.Count * plane];
+        var crops = o.Crops != null ? new RgbImage[keep.Count] : null;
+        for (int j = 0; j < keep.Count; j++)
         {
-            string stem = Path.GetFileNameWithoutExtension(images[i]);
-            string name = stem + ".png";
-            for (int j = 2; !seen.Add(name); j++) name = $"{stem}_{j}.png";
-            names[i] = name;
+            int i = keep[j];
+            image[j] = o.ImageScores[i];
+            Array.Copy(o.PatchScores, (long)i * per, patch, (long)j * per, per);
+            Array.Copy(o.Maps, (long)i * plane, maps, (long)j * plane, plane);
+            if (crops != null) crops[j] = o.Crops![i];
         }
-        return names;
+        return new TestOutputs(image, patch, maps, o.MapH, o.MapW, crops);
     }
 
-    void WriteHeatmaps(string dir, TestOutputs o, bool[]? masks, Calibration? calibration, List<ScoredImage> scored, Func<int, string> name)
+    void WriteHeatmaps(string dir, TestOutputs o, bool[]? masks, bool[]? predicted, Calibration? calibration, List<ScoredImage> scored,
+        Func<int, string> name, Func<int, string>? sourcePath)
     {
         using var bar = Bar("heat maps", o.ImageScores.Length);
         var set = new HeatmapSet(o.Crops!, o.Maps, o.MapH, o.MapW)
         {
             Truth = masks,
+            Predicted = predicted,
             PixelScale = calibration?.Pixel,
             RelativePath = name,
-            Caption = i => new HeatmapCaption(scored[i].Name, scored[i].Score,
-                calibration?.Image.Normalize(scored[i].Score), calibration?.Image.IsAnomalous(scored[i].Score)),
+            Caption = i => new HeatmapCaption(scored[i].Name, scored[i].Score, scored[i].Normalized, scored[i].Anomalous),
+            SourcePath = sourcePath,
+            Resize = sourcePath != null ? Config.ResizeSpec : null,
         };
         HeatmapWriter.WriteAll(dir, set, Config.Threads, bar);
     }
 
-    static void WriteScores(string path, List<ScoredImage> images, bool withLabels)
+    /// <param name="byInputPath">predict: the path column is the input file as given (its outputs are named by the
+    /// heatmap column); run: the path relative to the category.</param>
+    static List<ScoreRow> Rows(List<ScoredImage> images, bool byInputPath = false)
     {
-        var names = new string[images.Count];
-        var scores = new float[images.Count];
-        int[]? labels = withLabels ? new int[images.Count] : null;
-        for (int i = 0; i < images.Count; i++)
-        {
-            names[i] = images[i].Name;
-            scores[i] = images[i].Score;
-            if (labels != null) labels[i] = images[i].Label;
-        }
-        ScoresCsv.Write(path, names, labels, scores);
+        var rows = new List<ScoreRow>(images.Count);
+        foreach (var s in images)
+            rows.Add(new ScoreRow(byInputPath ? s.Path : s.Name, s.Score, s.Normalized, s.Anomalous)
+            {
+                DefectType = s.DefectType, Truth = s.Label >= 0 ? s.Label : null, Heatmap = s.Heatmap,
+            });
+        return rows;
     }
 }

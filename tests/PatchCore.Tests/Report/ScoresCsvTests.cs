@@ -5,16 +5,41 @@ namespace PatchCore.Tests.Report;
 public class ScoresCsvTests
 {
     [Fact]
-    public void RowsInOrderWithRoundTripScoresAndQuotedNamesOnlyWhereNeeded()
+    public void LabelledRowsHaveTruthAndDecisionColumnsRoundTripScoresAndQuoteOnlyWhereNeeded()
     {
-        string dir = TestPaths.TempDir();
-        string labelled = Path.Combine(dir, "labelled.csv"), plain = Path.Combine(dir, "plain.csv");
+        string path = Path.Combine(TestPaths.TempDir(), "labelled.csv");
         float third = 1f / 3f;
-        ScoresCsv.Write(labelled, ["good/000.png", "crack/a,b.png", "x\"y.png"], [0, 1, 1], [third, 2.5f, 1e-7f]);
-        Assert.Equal($"path,label,score\ngood/000.png,0,{third:R}\n\"crack/a,b.png\",1,2.5\n\"x\"\"y.png\",1,1E-07\n",
-            File.ReadAllText(labelled));
-        Assert.Equal(third, float.Parse(File.ReadAllLines(labelled)[1].Split(',')[2], System.Globalization.CultureInfo.InvariantCulture));
-        ScoresCsv.Write(plain, ["a.png"], null, [0.25f]);
-        Assert.Equal("path,score\na.png,0.25\n", File.ReadAllText(plain));
+        ScoresCsv.WriteLabelled(path,
+        [
+            new ScoreRow("test/good/000.png", third, 0.25, false) { DefectType = "good", Truth = 0 },
+            new ScoreRow("test/crack/a,b.png", 2.5f, 1.0, true) { DefectType = "crack", Truth = 1 },
+            new ScoreRow("x\"y.png", 1e-7f, null, null) { DefectType = "crack", Truth = 1 },
+        ]);
+        Assert.Equal("path,defect_type,truth,score,normalized_score,label\n" +
+                     $"test/good/000.png,good,0,{third:R},0.25,0\n" +
+                     "\"test/crack/a,b.png\",crack,1,2.5,1,1\n" +
+                     "\"x\"\"y.png\",crack,1,1E-07,,\n",
+            File.ReadAllText(path));
+        Assert.Equal(third, float.Parse(File.ReadAllLines(path)[1].Split(',')[3], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void PredictRowsNameTheirHeatmapAndLeaveTheDecisionEmptyWhenUncalibrated()
+    {
+        string path = Path.Combine(TestPaths.TempDir(), "plain.csv");
+        ScoresCsv.WritePredict(path,
+        [
+            new ScoreRow("in/a.png", 0.25f, 0.5, true) { Heatmap = "heatmaps/in/a.png" },
+            new ScoreRow("b.png", 3f, null, null),
+        ]);
+        Assert.Equal("path,score,normalized_score,label,heatmap\nin/a.png,0.25,0.5,1,heatmaps/in/a.png\nb.png,3,,,\n", File.ReadAllText(path));
+    }
+
+    [Fact]
+    public void ErrorsCsvHasOneQuotedLinePerFailure()
+    {
+        string path = Path.Combine(TestPaths.TempDir(), "errors.csv");
+        ScoresCsv.WriteErrors(path, [("a.png", "cannot decode image (truncated, no IEND)")]);
+        Assert.Equal("path,error\na.png,\"cannot decode image (truncated, no IEND)\"\n", File.ReadAllText(path));
     }
 }
