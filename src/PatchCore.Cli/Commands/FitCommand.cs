@@ -27,7 +27,7 @@ public sealed class FitCommand : ConfigOptions, ICommand
         using (net)
         using (var model = runner.Fit(net, w, data.TrainImages))
         {
-            ModelFile.Save(model, Model);
+            ModelFile.Save(model, Model, w); // embeds the weights cut after layer3: one deployable file
             Console.WriteLine($"model: {Path.GetFullPath(Model)}  ({model.BankRows} x {model.Dim} bank from {data.TrainImages.Count} images of {data.Category}, {Stopwatch.GetElapsedTime(t0).TotalSeconds:F1}s)");
         }
         return 0;

@@ -16,7 +16,7 @@ public sealed class PredictCommand : ICommand
     [Option("out", HelpText = "Output folder (default runs/predict/<yyyyMMdd-HHmmss>).")]
     public string? Out { get; set; }
 
-    [Option("weights", HelpText = "Weight file (default: the one named in the model). Must be the one the model was fitted with.")]
+    [Option("weights", HelpText = "Weight file (default: the weights embedded in the model). Must be the one the model was fitted with.")]
     public string? Weights { get; set; }
 
     [Option("backend", Default = "auto", HelpText = "auto | cpu | reference | gpu | cuda")]
@@ -36,10 +36,10 @@ public sealed class PredictCommand : ICommand
 
     public int Execute()
     {
-        using var model = ModelFile.Load(Model);
+        using var model = ModelFile.Load(Model, w => Console.Error.WriteLine("pcnative: warning: " + w));
+        var weights = model.BackboneWeights(Weights, Model);
         var config = model.Config with
         {
-            Weights = Weights ?? model.Config.Weights,
             Threads = Threads ?? model.Config.Threads,
             BatchSize = BatchSize ?? model.Config.BatchSize,
         };
@@ -47,7 +47,7 @@ public sealed class PredictCommand : ICommand
         string outDir = Out ?? RunCommand.DefaultOut("predict");
         using var backend = BackendFactory.Create(new BackendFactory.Options(Backend, config.Threads, Tf32));
         var runner = new Runner(backend, config, Console.Error, !Console.IsErrorRedirected);
-        var scored = runner.Predict(model, images, outDir, heatmaps: !NoHeatmaps);
+        var scored = runner.Predict(model, images, outDir, heatmaps: !NoHeatmaps, weights: weights);
         int width = Math.Min(60, scored.Max(s => s.Name.Length));
         foreach (var s in scored) Console.WriteLine($"{s.Name.PadRight(width)}  {s.Score:G6}");
         Console.WriteLine($"scores: {Path.GetFullPath(Path.Combine(outDir, "scores.csv"))}  ({runner.Timings.Total:F1}s)");

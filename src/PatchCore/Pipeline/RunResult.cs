@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using PatchCore.IO;
+using PatchCore.Metrics;
 
 namespace PatchCore.Pipeline;
 
@@ -22,14 +23,25 @@ public sealed class RunResult
     public required List<ScoredImage> Images { get; init; }
     public required string OutDir { get; init; }
     public bool Synthetic { get; init; }
+    /// <summary>Image AUROC of each defect type against the good images (metrics.per_defect_type); null = not computed.</summary>
+    public IReadOnlyDictionary<string, DefectTypeAuroc>? PerDefectType { get; init; }
+    /// <summary>The model file an evaluation re-tested (written as "model"); null for a run that fitted its own.</summary>
+    public string? ModelPath { get; init; }
 
     public JsonObject ToJson()
     {
         var metrics = new JsonObject();
         foreach (var (k, v) in Metrics) metrics[k] = Math.Round(v, 6);
+        if (PerDefectType is { Count: > 0 })
+        {
+            var types = new JsonObject();
+            foreach (var (type, a) in PerDefectType)
+                types[type] = new JsonObject { ["image_auroc"] = Math.Round(a.ImageAuroc, 6), ["n"] = a.N };
+            metrics["per_defect_type"] = types;
+        }
         var config = JsonSerializer.SerializeToNode(Config, PatchCoreConfig.Json)!.AsObject();
         config["weights_sha256"] = WeightsIdentity;
-        return new JsonObject
+        var json = new JsonObject
         {
             ["category"] = Category,
             ["synthetic"] = Synthetic,
@@ -43,6 +55,8 @@ public sealed class RunResult
             ["backend"] = Backend,
             ["backend_description"] = BackendDescription,
         };
+        if (ModelPath != null) json["model"] = ModelPath;
+        return json;
     }
 
     /// <summary>Write results.json (indented, trailing newline), atomically.</summary>

@@ -146,7 +146,7 @@ public sealed partial class Runner
         var (w, net) = LoadBackbone(weights);
         using var _ = net;
         using var model = Fit(net, w, data.TrainImages);
-        if (modelPath != null) ModelFile.Save(model, modelPath);
+        if (modelPath != null) ModelFile.Save(model, modelPath, w);
         var tests = data.TestSamples.Select(t => t.Path).ToList();
         var outputs = Score(model, net, w, tests, keepCrops: heatmaps);
 
@@ -181,7 +181,7 @@ public sealed partial class Runner
             BackendDescription = _backend.Description, Metrics = evaluation.ToDictionary(), BankSize = model.BankRows,
             FeatureRows = data.TrainImages.Count * model.GridH * model.GridW,
             NTrain = data.TrainImages.Count, NTest = tests.Count, Timings = Timings, Images = scored, OutDir = outDir,
-            Synthetic = synthetic,
+            Synthetic = synthetic, PerDefectType = DefectTypeAurocs(samples, outputs.ImageScores),
         };
         result.WriteJson(Path.Combine(outDir, "results.json"));
         return result;
