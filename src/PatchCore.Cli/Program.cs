@@ -20,7 +20,7 @@ namespace PatchCore.Cli
     {
         static readonly Type[] Verbs =
         [
-            typeof(RunCommand), typeof(FitCommand), typeof(PredictCommand), typeof(FeaturesCommand),
+            typeof(RunCommand), typeof(FitCommand), typeof(PredictCommand), typeof(EvaluateCommand), typeof(FeaturesCommand),
             typeof(ConvertCommand), typeof(BenchCommand),
         ];
 

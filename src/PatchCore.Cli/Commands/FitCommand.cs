@@ -37,7 +37,7 @@ public sealed class FitCommand : ConfigOptions, ICommand
         using (var model = runner.FitCalibrated(net, w, data.TrainImages, calibrationImages,
                    CalibrationDir != null ? $"folder {CalibrationDir}" : null))
         {
-            ModelFile.Save(model, Model);
+            ModelFile.Save(model, Model, w); // embeds the weights cut after layer3: one deployable file
             Console.WriteLine($"model: {Path.GetFullPath(Model)}  ({model.BankRows} x {model.Dim} bank from {model.TrainImages} images of {data.Category}, {Stopwatch.GetElapsedTime(t0).TotalSeconds:F1}s)");
             Console.WriteLine(model.Calibration is { } c
                 ? $"calibration: image threshold {c.Image.Threshold:G6}, pixel threshold {c.Pixel.Threshold:G6} at false-alarm rate {c.FalseAlarmRate:G4} from {c.NominalImages} images ({c.Source})"

@@ -16,7 +16,7 @@ public sealed class PredictCommand : ICommand
     [Option("out", HelpText = "Output folder (default runs/predict/<yyyyMMdd-HHmmss>).")]
     public string? Out { get; set; }
 
-    [Option("weights", HelpText = "Weight file (default: the one named in the model). Must be the one the model was fitted with.")]
+    [Option("weights", HelpText = "Weight file (default: the weights embedded in the model). Must be the one the model was fitted with.")]
     public string? Weights { get; set; }
 
     [Option("backend", Default = "auto", HelpText = "auto | cpu | reference | gpu | cuda")]
@@ -42,10 +42,10 @@ public sealed class PredictCommand : ICommand
 
     public int Execute()
     {
-        using var model = ModelFile.Load(Model);
+        using var model = ModelFile.Load(Model, w => Console.Error.WriteLine("pcnative: warning: " + w));
+        var weights = model.BackboneWeights(Weights, Model);
         var config = model.Config with
         {
-            Weights = Weights ?? model.Config.Weights,
             Threads = Threads ?? model.Config.Threads,
             BatchSize = BatchSize ?? model.Config.BatchSize,
         };
@@ -56,7 +56,7 @@ public sealed class PredictCommand : ICommand
         var images = inputs.Select(i => i.Path).ToList();
         var relative = inputs.Select(i => i.Relative).ToList();
         var result = runner.Predict(model, images, outDir, heatmaps: !NoHeatmaps, relativePaths: relative,
-            maps: !NoMaps, heatmapFull: HeatmapFull);
+            maps: !NoMaps, heatmapFull: HeatmapFull, weights: weights);
         Print(Console.Out, result, model.Calibration != null);
         Console.WriteLine($"scores: {Path.GetFullPath(Path.Combine(outDir, "scores.csv"))}  ({runner.Timings.Total:F1}s)");
         if (result.Errors.Count == 0) return 0;

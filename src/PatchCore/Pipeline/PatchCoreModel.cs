@@ -1,6 +1,7 @@
 using PatchCore.Backends;
 using PatchCore.Coreset;
 using PatchCore.Scoring;
+using PatchCore.Weights;
 
 namespace PatchCore.Pipeline;
 
@@ -42,6 +43,36 @@ public sealed class PatchCoreModel : IDisposable
     /// (row r belongs to training image r / (GridH·GridW)); null when the bank is every feature in order.
     /// Leave-one-out calibration uses it to drop an image's own rows.</summary>
     public int[]? SelectedRows { get; private set; }
+
+    /// <summary>The backbone weights the model carries (cut after layer3, identity = <see cref="WeightsIdentity"/>),
+    /// as a format 2 model file embeds them; null for a model that names its weights by hash only.</summary>
+    public WeightFile? EmbeddedWeights { get; set; }
+
+    /// <summary>
+    /// The weights to extract features with: the file at <paramref name="weightsPath"/> when given (refused unless
+    /// its SHA-256 is <see cref="WeightsIdentity"/>), else the embedded ones, else the weight file named in the
+    /// config (a format 1 model), which must have that hash too. <paramref name="modelName"/> names the model in errors.
+    /// </summary>
+    public WeightFile BackboneWeights(string? weightsPath, string modelName)
+    {
+        if (weightsPath != null)
+        {
+            var given = WeightFile.Load(weightsPath);
+            if (!SameIdentity(given.Identity))
+                throw new InvalidDataException($"--weights {weightsPath}: {Short(given.Identity)} is not the weight file {modelName} was fitted with ({Short(WeightsIdentity)}); leave --weights out to use the weights the model embeds");
+            return given;
+        }
+        if (EmbeddedWeights != null) return EmbeddedWeights;
+        string path = WeightLocator.Find(Config.Weights);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{modelName} embeds no backbone weights and its weight file {Config.Weights} is not found: pass --weights with the file it was fitted with ({Short(WeightsIdentity)})");
+        var named = WeightFile.Load(path);
+        if (!SameIdentity(named.Identity))
+            throw new InvalidDataException($"{path}: {Short(named.Identity)} is not the weight file {modelName} was fitted with ({Short(WeightsIdentity)}); pass --weights with that file");
+        return named;
+    }
+
+    bool SameIdentity(string identity) => string.Equals(identity, WeightsIdentity, StringComparison.OrdinalIgnoreCase);
 
     DeviceTensor? _deviceBank;
     IBackend? _bankBackend;

@@ -28,11 +28,22 @@ public sealed class RunResult
     public Calibration? Calibration { get; init; }
     /// <summary>Decisions at the calibrated image threshold on the labelled test set (null without either).</summary>
     public DecisionCounts? Decisions { get; init; }
+    /// <summary>Image AUROC of each defect type against the good images (metrics.per_defect_type); null = not computed.</summary>
+    public IReadOnlyDictionary<string, DefectTypeAuroc>? PerDefectType { get; init; }
+    /// <summary>The model file an evaluation re-tested (written as "model"); null for a run that fitted its own.</summary>
+    public string? ModelPath { get; init; }
 
     public JsonObject ToJson()
     {
         var metrics = new JsonObject();
         foreach (var (k, v) in Metrics) metrics[k] = Math.Round(v, 6);
+        if (PerDefectType is { Count: > 0 })
+        {
+            var types = new JsonObject();
+            foreach (var (type, a) in PerDefectType)
+                types[type] = new JsonObject { ["image_auroc"] = Math.Round(a.ImageAuroc, 6), ["n"] = a.N };
+            metrics["per_defect_type"] = types;
+        }
         var config = JsonSerializer.SerializeToNode(Config, PatchCoreConfig.Json)!.AsObject();
         config["weights_sha256"] = WeightsIdentity;
         var json = new JsonObject
@@ -51,6 +62,7 @@ public sealed class RunResult
         };
         if (Calibration != null) json["calibration"] = CalibrationJson(Calibration);
         if (Decisions != null) json["decisions"] = DecisionsJson(Decisions);
+        if (ModelPath != null) json["model"] = ModelPath;
         return json;
     }
 

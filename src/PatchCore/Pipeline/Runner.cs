@@ -164,7 +164,19 @@ public sealed partial class Runner
         using var model = Fit(net, w, data.TrainImages, out var trainFeatures);
         model.Calibration = CalibrateLeaveOneOut(model, trainFeatures, Config.CalibrationImages);
         trainFeatures = null!; // hundreds of MB for a real category: free them before the test set
-        if (modelPath != null) ModelFile.Save(model, modelPath);
+        if (modelPath != null) ModelFile.Save(model, modelPath, w);
+        return TestAndReport(model, net, w, data, outDir, heatmaps, maps, heatmapFull, tTotal,
+            data.TrainImages.Count, synthetic, modelPath: null);
+    }
+
+    /// <summary>
+    /// The part of <see cref="Run"/> and <see cref="Evaluate"/> after the model exists: score the labelled test set,
+    /// compute metrics, per-defect-type AUROC and decisions (adding the F1-optimal thresholds to the calibration),
+    /// write results.json, scores.csv, heat maps, predicted masks and raw maps.
+    /// </summary>
+    RunResult TestAndReport(PatchCoreModel model, ResNet net, WeightFile w, MvtecDataset data, string outDir,
+        bool heatmaps, bool maps, bool heatmapFull, long tTotal, int nTrain, bool synthetic, string? modelPath)
+    {
         var samples = data.TestSamples;
         var tests = new List<string>(samples.Count);
         foreach (var t in samples) tests.Add(t.Path);
@@ -214,9 +226,10 @@ public sealed partial class Runner
         {
             Category = data.Category, Config = Config, WeightsIdentity = w.Identity, Backend = _backend.Name,
             BackendDescription = _backend.Description, Metrics = evaluation.ToDictionary(), BankSize = model.BankRows,
-            FeatureRows = data.TrainImages.Count * model.GridH * model.GridW,
-            NTrain = data.TrainImages.Count, NTest = tests.Count, Timings = Timings, Images = scored, OutDir = outDir,
+            FeatureRows = nTrain * model.GridH * model.GridW,
+            NTrain = nTrain, NTest = tests.Count, Timings = Timings, Images = scored, OutDir = outDir,
             Synthetic = synthetic, Calibration = cal, Decisions = decisions,
+            PerDefectType = DefectTypeAurocs(samples, outputs.ImageScores), ModelPath = modelPath,
         };
         result.WriteJson(Path.Combine(outDir, "results.json"));
         return result;

@@ -22,6 +22,14 @@ public static class Safetensors
     public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors,
         IReadOnlyDictionary<string, string>? metadata = null)
     {
+        AtomicFile.RemoveStale(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        AtomicFile.Write(path, stream => Write(stream, tensors, metadata));
+    }
+
+    /// <summary>The file's bytes onto a stream (a model file embeds them as one section).</summary>
+    public static void Write(Stream stream, IReadOnlyDictionary<string, Tensor> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors writer needs a little-endian host");
         var names = tensors.Keys.ToList();
         names.Sort(StringComparer.Ordinal); // deterministic files: same tensors, same bytes, same identity hash
@@ -61,17 +69,13 @@ public static class Safetensors
         // Pad the header with spaces so the data starts 8-byte aligned (what the reference writer does).
         while (headerStream.Length % 8 != 0) headerStream.WriteByte((byte)' ');
 
-        AtomicFile.RemoveStale(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        AtomicFile.Write(path, stream =>
-        {
-            Span<byte> len = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)headerStream.Length);
-            stream.Write(len);
-            headerStream.Position = 0;
-            headerStream.CopyTo(stream);
-            foreach (var name in names)
-                stream.Write(MemoryMarshal.AsBytes(tensors[name].Data.AsSpan()));
-        });
+        Span<byte> len = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)headerStream.Length);
+        stream.Write(len);
+        headerStream.Position = 0;
+        headerStream.CopyTo(stream);
+        foreach (var name in names)
+            stream.Write(MemoryMarshal.AsBytes(tensors[name].Data.AsSpan()));
     }
 
     public static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Read(string path) =>
@@ -82,8 +86,16 @@ public static class Safetensors
     internal static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Read(string path,
         Func<string, bool>? include)
     {
-        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors reader needs a little-endian host");
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        return Read(fs, path, include);
+    }
+
+    /// <summary>Read safetensors bytes from a seekable stream (a model file's embedded weights); errors name
+    /// <paramref name="path"/>, the file or section the bytes came from.</summary>
+    internal static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Read(Stream fs, string path,
+        Func<string, bool>? include)
+    {
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors reader needs a little-endian host");
         long fileLength = fs.Length;
         InvalidDataException Bad(string problem) => new($"{path}: not a valid safetensors file: {IO.ErrorText.OneLine(problem, 300)}");
 
