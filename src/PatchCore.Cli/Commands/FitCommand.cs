@@ -20,6 +20,7 @@ public sealed class FitCommand : ConfigOptions, ICommand
     {
         var config = BuildConfig();
         var data = DatasetArgs.Resolve(Category, DataRoot, out _);
+        OutputFolder.CheckFileTarget(Model, "--model"); // the write itself is atomic; this fails before the fit
         using var backend = BackendFactory.Create(new BackendFactory.Options(Backend, config.Threads, Tf32));
         var runner = new Runner(backend, config, Console.Error, !Console.IsErrorRedirected);
         var t0 = Stopwatch.GetTimestamp();

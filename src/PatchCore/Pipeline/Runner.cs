@@ -177,7 +177,7 @@ public sealed partial class Runner
 
         var result = new RunResult
         {
-            Category = data.Category, Config = Config, WeightsIdentity = w.Identity, Backend = _backend.Name,
+            Category = data.Category, Config = Config.CapToBank(model.BankRows, Say), WeightsIdentity = w.Identity, Backend = _backend.Name,
             BackendDescription = _backend.Description, Metrics = evaluation.ToDictionary(), BankSize = model.BankRows,
             FeatureRows = data.TrainImages.Count * model.GridH * model.GridW,
             NTrain = data.TrainImages.Count, NTest = tests.Count, Timings = Timings, Images = scored, OutDir = outDir,
