@@ -94,11 +94,25 @@ public abstract class ConfigOptions
     public PatchCoreConfig BuildConfig()
     {
         var c = Config != null ? PatchCoreConfig.Load(Config) : new PatchCoreConfig();
-        c = Apply(c);
+        c = Apply(c).CapThreads(Console.Error.WriteLine);
         try { c.Validate(); }
-        catch (ArgumentException e) { throw new UserError(e.Message); }
-        if (SaveConfig != null) c.Save(SaveConfig);
+        catch (ArgumentException e) { throw new UserError(e.Message.Replace("config: ", "", StringComparison.Ordinal) + FlagHint(e.Message)); }
+        if (SaveConfig != null)
+        {
+            OutputFolder.CheckFileTarget(SaveConfig, "--save-config");
+            c.Save(SaveConfig);
+        }
         return c;
+    }
+
+    /// <summary>" (--flag)" for a Validate message "config: key ...": the user may have typed either.</summary>
+    static string FlagHint(string message)
+    {
+        const string prefix = "config: ";
+        if (!message.StartsWith(prefix, StringComparison.Ordinal)) return "";
+        int end = message.IndexOf(' ', prefix.Length);
+        string key = end < 0 ? "" : message[prefix.Length..end];
+        return key.Length == 0 ? "" : $" (--{key.Replace('_', '-')})";
     }
 
     public PatchCoreConfig Apply(PatchCoreConfig c) => c with

@@ -36,6 +36,15 @@ public sealed class EvaluateCommand : ICommand
     [Option("no-heatmaps", HelpText = "Do not write heat-map PNGs.")]
     public bool NoHeatmaps { get; set; }
 
+    [Option("no-maps", HelpText = "Do not write the predicted masks (masks/) and raw anomaly maps (maps/*.npy).")]
+    public bool NoMaps { get; set; }
+
+    [Option("heatmap-full", HelpText = "Draw heat maps over the whole image (the crop framed), not the centre crop only.")]
+    public bool HeatmapFull { get; set; }
+
+    [Option("overwrite", HelpText = "Replace a non-empty --out folder (its old contents go only when the new results are complete).")]
+    public bool Overwrite { get; set; }
+
     public int Execute()
     {
         using var model = ModelFile.Load(Model, w => Console.Error.WriteLine("pcnative: warning: " + w));
@@ -44,14 +53,16 @@ public sealed class EvaluateCommand : ICommand
             Threads = Threads ?? model.Config.Threads,
             BatchSize = BatchSize ?? model.Config.BatchSize,
         };
-        try { config.Validate(); }
+        try { config = config.CapThreads(Console.Error.WriteLine).Validate(); }
         catch (ArgumentException e) { throw new UserError(e.Message); }
         var weights = model.BackboneWeights(Weights, Model);
         var data = DatasetArgs.Resolve(Category, DataRoot, out bool synthetic);
-        string outDir = Out ?? RunCommand.DefaultOut(Path.Combine("evaluate", data.Category));
+        using var folder = OutputFolder.Claim(Out, RunCommand.DefaultParent(Path.Combine("evaluate", data.Category)), Overwrite);
         using var backend = BackendFactory.Create(new BackendFactory.Options(Backend, config.Threads, Tf32));
         var runner = new Runner(backend, config, Console.Error, !Console.IsErrorRedirected);
-        var r = runner.Evaluate(model, data, outDir, weights, heatmaps: !NoHeatmaps, synthetic: synthetic, modelPath: Path.GetFullPath(Model));
+        var r = runner.Evaluate(model, data, folder.WorkPath, weights, heatmaps: !NoHeatmaps, synthetic: synthetic,
+            modelPath: Path.GetFullPath(Model), maps: !NoMaps, heatmapFull: HeatmapFull);
+        folder.Publish();
 
         var o = Console.Out;
         o.WriteLine();
@@ -69,7 +80,7 @@ public sealed class EvaluateCommand : ICommand
             foreach (var (type, a) in types) o.WriteLine($"  {type,-15} {a.ImageAuroc * 100,13:F2} {a.N,3}");
         }
         o.WriteLine();
-        o.WriteLine($"  output       {Path.GetFullPath(r.OutDir)}  ({r.Timings.Total:F1}s)");
+        o.WriteLine($"  output       {folder.FinalPath}  ({r.Timings.Total:F1}s)");
         return 0;
     }
 }

@@ -23,6 +23,7 @@ public sealed class FitCommand : ConfigOptions, ICommand
     {
         var config = BuildConfig();
         var data = DatasetArgs.Resolve(Category, DataRoot, out _);
+        OutputFolder.CheckFileTarget(Model, "--model"); // the write itself is atomic; this fails before the fit
         List<string>? calibrationImages = null;
         if (CalibrationDir != null)
         {

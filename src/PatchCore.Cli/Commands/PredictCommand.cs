@@ -31,6 +31,9 @@ public sealed class PredictCommand : ICommand
     [Option("tf32", Default = false, HelpText = "Allow TF32 tensor-core GEMMs on the cuda backend.")]
     public bool Tf32 { get; set; }
 
+    [Option("overwrite", HelpText = "Allow --out to name a folder that is not empty: its contents are replaced when predict completes.")]
+    public bool Overwrite { get; set; }
+
     [Option("no-heatmaps", HelpText = "Do not write heat-map PNGs.")]
     public bool NoHeatmaps { get; set; }
 
@@ -49,18 +52,21 @@ public sealed class PredictCommand : ICommand
             Threads = Threads ?? model.Config.Threads,
             BatchSize = BatchSize ?? model.Config.BatchSize,
         };
+        try { config = config.CapThreads(Console.Error.WriteLine).Validate(); }
+        catch (ArgumentException e) { throw new UserError(e.Message); }
         var inputs = ExpandInputs(Inputs);
-        string outDir = Out ?? RunCommand.DefaultOut("predict");
+        using var folder = OutputFolder.Claim(Out, RunCommand.DefaultParent("predict"), Overwrite);
         using var backend = BackendFactory.Create(new BackendFactory.Options(Backend, config.Threads, Tf32));
         var runner = new Runner(backend, config, Console.Error, !Console.IsErrorRedirected);
         var images = inputs.Select(i => i.Path).ToList();
         var relative = inputs.Select(i => i.Relative).ToList();
-        var result = runner.Predict(model, images, outDir, heatmaps: !NoHeatmaps, relativePaths: relative,
+        var result = runner.Predict(model, images, folder.WorkPath, heatmaps: !NoHeatmaps, relativePaths: relative,
             maps: !NoMaps, heatmapFull: HeatmapFull, weights: weights);
+        folder.Publish();
         Print(Console.Out, result, model.Calibration != null);
-        Console.WriteLine($"scores: {Path.GetFullPath(Path.Combine(outDir, "scores.csv"))}  ({runner.Timings.Total:F1}s)");
+        Console.WriteLine($"scores: {Path.Combine(folder.FinalPath, "scores.csv")}  ({runner.Timings.Total:F1}s)");
         if (result.Errors.Count == 0) return 0;
-        Console.Error.WriteLine($"error: {result.Errors.Count} of {images.Count} images could not be scored; listed in {Path.GetFullPath(Path.Combine(outDir, "errors.csv"))}");
+        Console.Error.WriteLine($"pcnative: error: {result.Errors.Count} of {images.Count} images could not be scored; listed in {Path.Combine(folder.FinalPath, "errors.csv")}");
         return 1;
     }
 
@@ -90,8 +96,7 @@ public sealed class PredictCommand : ICommand
         {
             if (Directory.Exists(p))
             {
-                var files = Directory.GetFiles(p, "*", SearchOption.AllDirectories).Where(MvtecDataset.IsImage).ToList();
-                files.Sort(StringComparer.Ordinal);
+                var files = MvtecDataset.ListImagesRecursive(p); // links followed, loops not
                 if (files.Count == 0) throw new UserError($"{p}: folder holds no images");
                 foreach (var f in files) list.Add(new InputImage(f, OutputNames.ForInput(f, p)));
             }

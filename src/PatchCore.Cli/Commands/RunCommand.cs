@@ -15,6 +15,9 @@ public sealed class RunCommand : ConfigOptions, ICommand
     [Option("out", HelpText = "Output folder (default runs/<category>/<yyyyMMdd-HHmmss>).")]
     public string? Out { get; set; }
 
+    [Option("overwrite", HelpText = "Allow --out to name a folder that is not empty: its contents are replaced when the run completes.")]
+    public bool Overwrite { get; set; }
+
     [Option("no-heatmaps", HelpText = "Do not write heat-map PNGs.")]
     public bool NoHeatmaps { get; set; }
 
@@ -31,15 +34,18 @@ public sealed class RunCommand : ConfigOptions, ICommand
     {
         var config = BuildConfig();
         var data = DatasetArgs.Resolve(Category, DataRoot, out bool synthetic);
-        string outDir = Out ?? DefaultOut(data.Category);
+        // Every output is checked (and the folder claimed) before any compute; results appear complete at Publish.
+        if (Model != null) OutputFolder.CheckFileTarget(Model, "--model");
+        using var folder = OutputFolder.Claim(Out, DefaultParent(data.Category), Overwrite);
         using var backend = BackendFactory.Create(new BackendFactory.Options(Backend, config.Threads, Tf32));
         var runner = new Runner(backend, config, Console.Error, !Console.IsErrorRedirected);
-        var result = runner.Run(data, outDir, heatmaps: !NoHeatmaps, synthetic: synthetic, modelPath: Model,
+        var result = runner.Run(data, folder.WorkPath, heatmaps: !NoHeatmaps, synthetic: synthetic, modelPath: Model,
             maps: !NoMaps, heatmapFull: HeatmapFull);
-        RunSummary.Print(Console.Out, result);
+        folder.Publish();
+        RunSummary.Print(Console.Out, result, folder.FinalPath);
         return 0;
     }
 
-    public static string DefaultOut(string category) =>
-        Path.Combine("runs", category, DateTime.Now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture));
+    /// <summary>Where default output folders go (<see cref="OutputFolder.Claim"/> names them by time).</summary>
+    public static string DefaultParent(string category) => Path.Combine("runs", category);
 }

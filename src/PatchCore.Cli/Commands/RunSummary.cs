@@ -5,7 +5,8 @@ namespace PatchCore.Cli.Commands;
 /// <summary>The one-screen summary of a run, on stdout.</summary>
 public static class RunSummary
 {
-    public static void Print(TextWriter w, RunResult r)
+    /// <param name="outDir">Where the results were published (the run wrote into a work folder).</param>
+    public static void Print(TextWriter w, RunResult r, string? outDir = null)
     {
         var c = r.Config;
         w.WriteLine();
@@ -46,7 +47,7 @@ public static class RunSummary
         Row(w, "report", t.Report);
         Row(w, "total", t.Total);
         w.WriteLine();
-        w.WriteLine($"  output       {Path.GetFullPath(r.OutDir)}");
+        w.WriteLine($"  output       {Path.GetFullPath(outDir ?? r.OutDir)}");
     }
 
     static void Metric(TextWriter w, RunResult r, string key, string label) =>

@@ -65,7 +65,11 @@ public sealed class MvtecDataset
     /// categories that were found), empty train/good, defect image without a mask.
     /// <paramref name="note"/> receives remarks such as "no ground_truth folder: image metrics only".
     /// </summary>
-    public static MvtecDataset Open(string root, string category, Action<string>? note = null)
+    /// <remarks>Also, before any compute: every mask must have its image's size (a mask of another size would be
+    /// resized differently and silently misplace the ground truth), images smaller than a quarter of
+    /// <paramref name="crop"/> on a side (or 1x1) are noted by name, and a test folder reached twice through a
+    /// link is listed once.</remarks>
+    public static MvtecDataset Open(string root, string category, Action<string>? note = null, int crop = 224)
     {
         root = Path.GetFullPath(root);
         string dir = Path.Combine(root, category);
@@ -91,9 +95,16 @@ public sealed class MvtecDataset
         var test = new List<TestSample>();
         var types = Directory.GetDirectories(testDir).Select(Path.GetFileName).ToList();
         types.Sort(StringComparer.Ordinal);
+        var seenDirs = new HashSet<string>(StringComparer.Ordinal);
         foreach (var type in types)
         {
-            foreach (var img in ListImages(Path.Combine(testDir, type!)))
+            string typeDir = Path.Combine(testDir, type!);
+            if (!seenDirs.Add(RealPath(typeDir)))
+            {
+                note?.Invoke($"{typeDir}: links to a test folder already listed; skipped");
+                continue;
+            }
+            foreach (var img in ListImages(typeDir))
             {
                 string? mask = null;
                 if (type != "good" && hasMasks)
@@ -105,7 +116,79 @@ public sealed class MvtecDataset
             }
         }
         if (test.Count == 0) throw new InvalidDataException($"{testDir}: no test images");
+        CheckSizes(train, test, crop, note);
         return new MvtecDataset(root, category, train, test, hasMasks);
+    }
+
+    /// <summary>Mask size against image size (an error naming the mask) and tiny images (noted, at most a few by
+    /// name). Reads only the file headers (<see cref="ImageHeader"/>).</summary>
+    static void CheckSizes(List<string> train, List<TestSample> test, int crop, Action<string>? note)
+    {
+        int tinySide = Math.Max(2, crop / 4);
+        int tiny = 0;
+        void Tiny(string path, (int W, int H)? size)
+        {
+            if (size is not { } s || Math.Min(s.W, s.H) >= tinySide) return;
+            if (++tiny <= 5) note?.Invoke($"{path}: tiny image ({s.W}x{s.H}, under {tinySide} px on a side): it is upscaled many times and says little");
+        }
+        foreach (var p in train) Tiny(p, ImageHeader.TryRead(p));
+        foreach (var t in test)
+        {
+            var size = ImageHeader.TryRead(t.Path);
+            Tiny(t.Path, size);
+            if (t.MaskPath == null || size is not { } img) continue;
+            if (ImageHeader.TryRead(t.MaskPath) is { } m && m != img)
+                throw new InvalidDataException($"{t.MaskPath}: mask is {m.Width}x{m.Height} but its image {Path.GetFileName(t.Path)} is {img.Width}x{img.Height}; a mask must have its image's size");
+        }
+        if (tiny > 5) note?.Invoke($"{tiny - 5} more tiny images");
+    }
+
+    /// <summary>The path with every link resolved (as realpath(3)): how a folder reached twice, or a folder
+    /// that links to itself, is recognised.</summary>
+    public static string RealPath(string path)
+    {
+        string full = Path.GetFullPath(path);
+        string root = Path.GetPathRoot(full) ?? "";
+        string current = root;
+        var parts = new Queue<string>(full[root.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries));
+        for (int hops = 0; parts.Count > 0;)
+        {
+            string next = Path.Combine(current, parts.Dequeue());
+            FileSystemInfo info = Directory.Exists(next) ? new DirectoryInfo(next) : new FileInfo(next);
+            if (info.LinkTarget is { } target && ++hops <= 40) // 40: the kernel's own limit on links in a path
+            {
+                // Resolve the target, then walk the rest after it again (its components may be links too).
+                string resolved = Path.GetFullPath(target, current);
+                var rest = new Queue<string>(resolved[(Path.GetPathRoot(resolved) ?? "").Length..]
+                    .Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries));
+                foreach (var p in parts) rest.Enqueue(p);
+                parts = rest;
+                current = Path.GetPathRoot(resolved) ?? root;
+                continue;
+            }
+            current = next;
+        }
+        return current;
+    }
+
+    /// <summary>Image files under a folder and its subfolders, ordinal order; a folder reached again through a
+    /// link (a loop, or two links to one place) is walked once.</summary>
+    public static List<string> ListImagesRecursive(string dir)
+    {
+        var files = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<string>();
+        pending.Push(dir);
+        while (pending.Count > 0)
+        {
+            string d = pending.Pop();
+            if (!seen.Add(RealPath(d))) continue;
+            foreach (var f in Directory.GetFiles(d))
+                if (IsImage(f)) files.Add(f);
+            foreach (var sub in Directory.GetDirectories(d)) pending.Push(sub);
+        }
+        files.Sort(StringComparer.Ordinal);
+        return files;
     }
 
     static string? FindMask(string gtDir, string type, string image)

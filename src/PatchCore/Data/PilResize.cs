@@ -22,6 +22,10 @@ public static class PilResize
     {
         if (w < 1 || h < 1 || outW < 1 || outH < 1) throw new ArgumentException($"cannot resize {w}x{h} to {outW}x{outH}");
         if (src.Length != (long)w * h * channels) throw new ArgumentException("image buffer size does not match its dimensions");
+        // Both passes' buffers (outW x h, then outW x outH) must fit one array; checked in 64 bits, since the
+        // int products below would wrap (an OverflowException deep in the pass) for e.g. a 100000 resize.
+        if ((long)outW * Math.Max(h, outH) * channels > Array.MaxLength)
+            throw new ArgumentException($"cannot resize {w}x{h} to {outW}x{outH}: the result would be too large");
         byte[] cur = src.ToArray();
         int curW = w;
         if (outW != w)

@@ -16,7 +16,12 @@ public static class Evaluation
         Workers.For(samples.Count, threads, i =>
         {
             if (samples[i].MaskPath is not { } p) return;
-            var m = Preprocessing.ToMask(ImageFile.Decode(p), spec);
+            var decoded = ImageFile.Decode(p);
+            // A mask of another size than its image would be resized and cropped differently and misplace the
+            // ground truth without a word (MvtecDataset.Open checks this too, for the samples it lists).
+            if (ImageHeader.TryRead(samples[i].Path) is { } img && (img.Width, img.Height) != (decoded.Width, decoded.Height))
+                throw new InvalidDataException($"{p}: mask is {decoded.Width}x{decoded.Height} but its image {Path.GetFileName(samples[i].Path)} is {img.Width}x{img.Height}; a mask must have its image's size");
+            var m = Preprocessing.ToMask(decoded, spec);
             if (m.Length != plane) throw new InvalidDataException($"{p}: mask gives {m.Length} pixels, expected {plane}");
             Array.Copy(m, 0, masks, (long)i * plane, plane);
         });

@@ -80,7 +80,33 @@ public sealed record PatchCoreConfig
         _ => throw new ArgumentException($"config: unknown projection '{Projection}' (gaussian, uniform)"),
     };
 
-    /// <summary>Throws one line naming the bad value.</summary>
+    // Limits of every numeric setting. Each is far above any sensible value and low enough that nothing
+    // downstream can overflow a 32-bit size or ask for an absurd allocation; a bad value is refused by
+    // Validate before any image is read, so a typo costs nothing.
+    /// <summary>Resize side: 4096 px already makes layer1 maps of 1024² x 64 channels (256 MB per image).</summary>
+    public const int MaxResize = 4096;
+    /// <summary>Smallest resize/crop: the backbone halves the image 4 times before layer3.</summary>
+    public const int MinSize = 8;
+    /// <summary>Patch neighbourhood: the official code uses 3; 15 already averages over most of layer3's 14x14 grid.</summary>
+    public const int MaxPatchSize = 15;
+    /// <summary>Feature dims (pretrain, target, projection): the official ones are 1024 / 128; 65536 floats per
+    /// patch is 256 KB per row, a bank of a few thousand rows is then GBs.</summary>
+    public const int MaxDim = 65536;
+    /// <summary>Coreset start points: the official code uses 10; each is one row of the bank.</summary>
+    public const int MaxStartPoints = 10000;
+    /// <summary>Neighbours k and eq. 7's b: the backends' k-NN keeps at most <see cref="OpContracts.MaxNeighbours"/>
+    /// (32) neighbours per query, checked here so a too-large k fails before any compute. k is also capped to the bank size after fit (with a warning).</summary>
+    public const int MaxNeighbours = OpContracts.MaxNeighbours;
+    /// <summary>Blur sigma in input pixels: the kernel spans 4 sigma each side, so 64 already blurs over a
+    /// whole 224 crop (and larger kernels make the blur cost explode).</summary>
+    public const float MaxSigma = 64f;
+    /// <summary>Images per backbone batch: a batch holds every image's layer1 activations at once.</summary>
+    public const int MaxBatchSize = 1024;
+    /// <summary>Threads: more than the cores is capped (with a warning) by <see cref="CapThreads"/>; a value
+    /// beyond this is a typo, refused.</summary>
+    public const int MaxThreads = 65536;
+
+    /// <summary>Throws one line naming the bad value and its allowed range.</summary>
     public PatchCoreConfig Validate()
     {
         // A JSON file can say "key": null for any of these; refuse it by name instead of failing on it later.
@@ -91,25 +117,55 @@ public sealed record PatchCoreConfig
         if (ScoreDistance is null) throw new ArgumentException("config: score_distance must not be null (squared, l2)");
         _ = AggregationModeValue;
         _ = ProjectionValue;
-        if (Layers.Length != 2 || Layers[0] != "layer2" || Layers[1] != "layer3")
-            throw new ArgumentException($"config: layers must be [layer2, layer3] (got [{string.Join(", ", Layers)}])");
-        if (Resize < 8) throw new ArgumentException($"config: resize {Resize} is too small");
-        if (!SquareResize && (Crop < 8 || Crop > Resize)) throw new ArgumentException($"config: crop {Crop} must be between 8 and resize {Resize}");
-        if (PatchSize < 1 || PatchSize % 2 == 0) throw new ArgumentException($"config: patch_size {PatchSize} must be odd and positive");
-        if (PretrainDim < 1 || TargetDim < 1) throw new ArgumentException("config: pretrain_dim and target_dim must be positive");
+        if (Layers is null || Layers.Length != 2 || Layers[0] != "layer2" || Layers[1] != "layer3")
+            throw new ArgumentException($"config: layers must be [layer2, layer3] (got [{string.Join(", ", Layers ?? [])}])");
+        if (string.IsNullOrWhiteSpace(Weights)) throw new ArgumentException("config: weights must name a file");
+        if (Resize < MinSize || Resize > MaxResize) throw new ArgumentException($"config: resize {Resize} must be between {MinSize} and {MaxResize}");
+        if (!SquareResize && (Crop < MinSize || Crop > Resize)) throw new ArgumentException($"config: crop {Crop} must be between {MinSize} and resize {Resize}");
+        if (PatchSize < 1 || PatchSize % 2 == 0 || PatchSize > MaxPatchSize) throw new ArgumentException($"config: patch_size {PatchSize} must be odd, between 1 and {MaxPatchSize}");
+        if (PretrainDim < 1 || PretrainDim > MaxDim) throw new ArgumentException($"config: pretrain_dim {PretrainDim} must be between 1 and {MaxDim}");
+        if (TargetDim < 1 || TargetDim > MaxDim) throw new ArgumentException($"config: target_dim {TargetDim} must be between 1 and {MaxDim}");
         if (!(Coreset > 0 && Coreset <= 1)) throw new ArgumentException($"config: coreset {Coreset} must be in (0, 1]");
-        if (ProjectionDim < 1) throw new ArgumentException($"config: projection_dim {ProjectionDim} must be positive");
-        if (StartPoints < 1) throw new ArgumentException($"config: start_points {StartPoints} must be positive");
-        if (K < 1) throw new ArgumentException($"config: k {K} must be positive");
+        if (ProjectionDim < 1 || ProjectionDim > MaxDim) throw new ArgumentException($"config: projection_dim {ProjectionDim} must be between 1 and {MaxDim}");
+        if (StartPoints < 1 || StartPoints > MaxStartPoints) throw new ArgumentException($"config: start_points {StartPoints} must be between 1 and {MaxStartPoints}");
+        if (K < 1 || K > MaxNeighbours) throw new ArgumentException($"config: k {K} must be between 1 and {MaxNeighbours}");
         if (ScoreDistance is not ("squared" or "l2")) throw new ArgumentException($"config: score_distance '{ScoreDistance}' (squared, l2)");
-        if (ReweightB < 1) throw new ArgumentException($"config: reweight_b {ReweightB} must be positive");
-        if (Threads < 0) throw new ArgumentException($"config: threads {Threads} must be >= 0");
-        if (BatchSize < 1) throw new ArgumentException($"config: batch_size {BatchSize} must be positive");
-        if (!(Sigma >= 0)) throw new ArgumentException($"config: sigma {Sigma} must be >= 0");
+        if (ReweightB < 1 || ReweightB > MaxNeighbours) throw new ArgumentException($"config: reweight_b {ReweightB} must be between 1 and {MaxNeighbours}");
+        if (Threads < 0 || Threads > MaxThreads) throw new ArgumentException($"config: threads {Threads} must be between 0 (all cores) and {MaxThreads}");
+        if (BatchSize < 1 || BatchSize > MaxBatchSize) throw new ArgumentException($"config: batch_size {BatchSize} must be between 1 and {MaxBatchSize}");
+        if (!(Sigma >= 0 && Sigma <= MaxSigma)) throw new ArgumentException($"config: sigma {Sigma} must be between 0 and {MaxSigma}");
         if (!(Calibration >= 0 && Calibration < 1)) throw new ArgumentException($"config: calibration {Calibration} must be in [0, 1) (share of train/good held out)");
         if (!(FalseAlarmRate >= 0 && FalseAlarmRate < 1)) throw new ArgumentException($"config: false_alarm_rate {FalseAlarmRate} must be in [0, 1)");
         if (CalibrationImages < 0) throw new ArgumentException($"config: calibration_images {CalibrationImages} must be >= 0");
         return this;
+    }
+
+    /// <summary>Threads above the machine's cores only add contention: capped to the cores, with a warning
+    /// (the effective value is what the run records).</summary>
+    public PatchCoreConfig CapThreads(Action<string>? warn)
+    {
+        int cores = Environment.ProcessorCount;
+        if (Threads <= cores) return this;
+        warn?.Invoke($"warning: threads {Threads} is more than the {cores} cores; using {cores}");
+        return this with { Threads = cores };
+    }
+
+    /// <summary>k (and eq. 7's b) above the bank's rows cannot be met: the scorer uses the whole bank. The
+    /// returned config says so (what results.json records), with a warning.</summary>
+    public PatchCoreConfig CapToBank(int bankRows, Action<string>? warn)
+    {
+        var c = this;
+        if (K > bankRows)
+        {
+            warn?.Invoke($"warning: k {K} is more than the {bankRows} rows of the memory bank; using k = {bankRows}");
+            c = c with { K = bankRows };
+        }
+        if (Reweight && ReweightB > bankRows)
+        {
+            warn?.Invoke($"warning: reweight_b {ReweightB} is more than the {bankRows} rows of the memory bank; using {bankRows}");
+            c = c with { ReweightB = bankRows };
+        }
+        return c;
     }
 
     public static readonly JsonSerializerOptions Json = new()

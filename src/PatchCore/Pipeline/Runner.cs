@@ -224,7 +224,7 @@ public sealed partial class Runner
 
         var result = new RunResult
         {
-            Category = data.Category, Config = Config, WeightsIdentity = w.Identity, Backend = _backend.Name,
+            Category = data.Category, Config = Config.CapToBank(model.BankRows, Say), WeightsIdentity = w.Identity, Backend = _backend.Name,
             BackendDescription = _backend.Description, Metrics = evaluation.ToDictionary(), BankSize = model.BankRows,
             FeatureRows = nTrain * model.GridH * model.GridW,
             NTrain = nTrain, NTest = tests.Count, Timings = Timings, Images = scored, OutDir = outDir,

@@ -154,6 +154,19 @@ public static class WeightValidation
                 throw new InvalidDataException($"{file}: missing tensor '{e.Name}' (expected shape [{string.Join(",", e.Shape)}] for a {m.Block} ResNet with blocks [{string.Join(",", m.BlocksPerStage)}])");
             if (!t.Shape.AsSpan().SequenceEqual(e.Shape))
                 throw new InvalidDataException($"{file}: tensor '{e.Name}' has shape {t.ShapeString}, expected [{string.Join(",", e.Shape)}]");
+            CheckFinite(t, e.Name, file);
+        }
+    }
+
+    /// <summary>A NaN or infinity in any weight the net uses turns every score into NaN, and the run would
+    /// only fail at the end ("score 0 is NaN"); found at load it names the file, the tensor and the element.</summary>
+    public static void CheckFinite(Tensor t, string name, string file)
+    {
+        var span = t.Span;
+        for (int i = 0; i < span.Length; i++)
+        {
+            if (float.IsFinite(span[i])) continue;
+            throw new InvalidDataException($"{file}: tensor '{name}' holds {span[i]} at element {i}: the weights are damaged (every weight must be a finite number)");
         }
     }
 }
