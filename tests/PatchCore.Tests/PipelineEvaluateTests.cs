@@ -108,7 +108,7 @@ public class PipelineEvaluateTests
         Assert.Contains("image AUROC", eval.Out);
         Assert.Contains("defect type", eval.Out);
         Assert.True(File.Exists(Path.Combine(root, "e", "results.json")));
-        Assert.Equal("path,label,score", File.ReadLines(Path.Combine(root, "e", "scores.csv")).First());
+        Assert.Equal("path,defect_type,truth,score,normalized_score,label", File.ReadLines(Path.Combine(root, "e", "scores.csv")).First());
 
         // A flipped byte of the moved model: one line naming the file and the section, exit 1.
         var bytes = File.ReadAllBytes(moved);

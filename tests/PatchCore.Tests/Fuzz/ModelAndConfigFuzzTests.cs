@@ -82,10 +82,16 @@ public class ModelAndConfigFuzzTests
     public void ModelFileHeaderValues()
     {
         // Structure-aware: a well-formed file whose JSON header holds a nasty value (null config, negative sizes, ...).
+        // The model as written (format 2: header and bank sections, no weights); each case rebuilds the file with
+        // valid lengths and checksums around the edited header, so the JSON values are what is tested.
         var valid = ModelBytes(Model());
-        int headerLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(valid.AsSpan(12));
-        string header = Encoding.UTF8.GetString(valid, 20, headerLength);
-        var bank = valid[(20 + headerLength)..];
+        Assert.Equal(2u, BinaryPrimitives.ReadUInt32LittleEndian(valid.AsSpan(12)));
+        int t = ModelFile.FixedBytes, te = ModelFile.TableEntryBytes;
+        int headerLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(valid.AsSpan(t + 4));
+        int bankLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(valid.AsSpan(t + te + 4));
+        int sections = t + 2 * te + 32;
+        string header = Encoding.UTF8.GetString(valid, sections, headerLength);
+        var bank = valid.AsSpan(sections + headerLength, bankLength).ToArray();
         var gen = Gen.Select(Gen.Int[0, 40].Array[1, 2], Gen.Int[0, NastyJson.Length - 1]).Array[1, 3];
         var pcg = new PCG(3, 20261201);
         int refused = 0, n = ParserFuzz.Iterations(500);
@@ -95,11 +101,15 @@ public class ModelAndConfigFuzzTests
             string json = header;
             foreach (var (path, v) in edits) json = Replace(json, path, NastyJson[v]);
             var h = Encoding.UTF8.GetBytes(json);
-            var file = new byte[20 + h.Length + bank.Length];
-            valid.AsSpan(0, 12).CopyTo(file);
-            BinaryPrimitives.WriteUInt64LittleEndian(file.AsSpan(12), (ulong)h.Length);
-            h.CopyTo(file, 20);
-            bank.CopyTo(file, 20 + h.Length);
+            var file = new byte[sections + h.Length + bank.Length];
+            valid.AsSpan(0, t).CopyTo(file);
+            BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(t), (uint)ModelFile.SectionKind.Header);
+            BinaryPrimitives.WriteUInt64LittleEndian(file.AsSpan(t + 4), (ulong)h.Length);
+            System.Security.Cryptography.SHA256.HashData(h).CopyTo(file, t + 12);
+            valid.AsSpan(t + te, te).CopyTo(file.AsSpan(t + te));
+            System.Security.Cryptography.SHA256.HashData(file.AsSpan(0, t + 2 * te)).CopyTo(file, t + 2 * te);
+            h.CopyTo(file, sections);
+            bank.CopyTo(file, sections + h.Length);
             try { ValidModel(LoadModel(file)); }
             catch (InvalidDataException e) when (e.Message.Contains("m.pcm") && !e.Message.Contains('\n')) { refused++; }
             catch (Exception e) { Assert.Fail($"model header case {i}: {json}\n{e.GetType().Name}: {e.Message}\n{e.StackTrace}"); }
