@@ -4,57 +4,18 @@ using PatchCore.Pipeline;
 namespace PatchCore.Cli.Commands;
 
 [Verb("evaluate", HelpText = "Re-test a saved model (.pcm) on labelled data: metrics, scores and heat maps as 'run' writes them, without fitting.")]
-public sealed class EvaluateCommand : ICommand
+public sealed class EvaluateCommand : ModelCommandOptions, ICommand
 {
-    [Option("model", Required = true, HelpText = "Model file written by 'pcnative fit' or 'run --model' (.pcm).")]
-    public string Model { get; set; } = "";
-
     [Option("category", HelpText = "MVTec AD category to test on. Without it (and without data) the synthetic demo is used.")]
     public string? Category { get; set; }
 
     [Option("data-root", HelpText = "Folder holding <category>/test and ground_truth (default $PCNATIVE_DATA, else ./data/mvtec).")]
     public string? DataRoot { get; set; }
 
-    [Option("out", HelpText = "Output folder (default runs/evaluate/<category>/<yyyyMMdd-HHmmss>).")]
-    public string? Out { get; set; }
-
-    [Option("weights", HelpText = "Weight file (default: the weights embedded in the model). Must be the one the model was fitted with.")]
-    public string? Weights { get; set; }
-
-    [Option("backend", Default = "auto", HelpText = "auto | cpu | reference | gpu | cuda")]
-    public string Backend { get; set; } = "auto";
-
-    [Option("threads", HelpText = "CPU threads (0 = all cores).")]
-    public int? Threads { get; set; }
-
-    [Option("batch-size", HelpText = "Images per backbone batch.")]
-    public int? BatchSize { get; set; }
-
-    [Option("tf32", Default = false, HelpText = "Allow TF32 tensor-core GEMMs on the cuda backend.")]
-    public bool Tf32 { get; set; }
-
-    [Option("no-heatmaps", HelpText = "Do not write heat-map PNGs.")]
-    public bool NoHeatmaps { get; set; }
-
-    [Option("no-maps", HelpText = "Do not write the predicted masks (masks/) and raw anomaly maps (maps/*.npy).")]
-    public bool NoMaps { get; set; }
-
-    [Option("heatmap-full", HelpText = "Draw heat maps over the whole image (the crop framed), not the centre crop only.")]
-    public bool HeatmapFull { get; set; }
-
-    [Option("overwrite", HelpText = "Replace a non-empty --out folder (its old contents go only when the new results are complete).")]
-    public bool Overwrite { get; set; }
-
     public int Execute()
     {
-        using var model = ModelFile.Load(Model, w => Console.Error.WriteLine("pcnative: warning: " + w));
-        var config = model.Config with
-        {
-            Threads = Threads ?? model.Config.Threads,
-            BatchSize = BatchSize ?? model.Config.BatchSize,
-        };
-        try { config = config.CapThreads(Console.Error.WriteLine).Validate(); }
-        catch (ArgumentException e) { throw new UserError(e.Message); }
+        var (model, config) = LoadModel();
+        using var _ = model;
         var weights = model.BackboneWeights(Weights, Model);
         var data = DatasetArgs.Resolve(Category, DataRoot, out bool synthetic);
         using var folder = OutputFolder.Claim(Out, RunCommand.DefaultParent(Path.Combine("evaluate", data.Category)), Overwrite);

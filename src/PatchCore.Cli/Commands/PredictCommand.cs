@@ -5,55 +5,16 @@ using PatchCore.Pipeline;
 namespace PatchCore.Cli.Commands;
 
 [Verb("predict", HelpText = "Score new images (no labels) with a model file; write scores and heat maps.")]
-public sealed class PredictCommand : ICommand
+public sealed class PredictCommand : ModelCommandOptions, ICommand
 {
-    [Option("model", Required = true, HelpText = "Model file written by 'pcnative fit' (.pcm).")]
-    public string Model { get; set; } = "";
-
     [Value(0, MetaName = "images", Required = true, HelpText = "Image files and/or folders of images.")]
     public IEnumerable<string> Inputs { get; set; } = [];
 
-    [Option("out", HelpText = "Output folder (default runs/predict/<yyyyMMdd-HHmmss>).")]
-    public string? Out { get; set; }
-
-    [Option("weights", HelpText = "Weight file (default: the weights embedded in the model). Must be the one the model was fitted with.")]
-    public string? Weights { get; set; }
-
-    [Option("backend", Default = "auto", HelpText = "auto | cpu | reference | gpu | cuda")]
-    public string Backend { get; set; } = "auto";
-
-    [Option("threads", HelpText = "CPU threads (0 = all cores).")]
-    public int? Threads { get; set; }
-
-    [Option("batch-size", HelpText = "Images per backbone batch.")]
-    public int? BatchSize { get; set; }
-
-    [Option("tf32", Default = false, HelpText = "Allow TF32 tensor-core GEMMs on the cuda backend.")]
-    public bool Tf32 { get; set; }
-
-    [Option("overwrite", HelpText = "Allow --out to name a folder that is not empty: its contents are replaced when predict completes.")]
-    public bool Overwrite { get; set; }
-
-    [Option("no-heatmaps", HelpText = "Do not write heat-map PNGs.")]
-    public bool NoHeatmaps { get; set; }
-
-    [Option("no-maps", HelpText = "Do not write the predicted masks (masks/) and raw anomaly maps (maps/*.npy).")]
-    public bool NoMaps { get; set; }
-
-    [Option("heatmap-full", HelpText = "Draw heat maps over the whole image (the crop framed), not the centre crop only.")]
-    public bool HeatmapFull { get; set; }
-
     public int Execute()
     {
-        using var model = ModelFile.Load(Model, w => Console.Error.WriteLine("pcnative: warning: " + w));
+        var (model, config) = LoadModel();
+        using var _ = model;
         var weights = model.BackboneWeights(Weights, Model);
-        var config = model.Config with
-        {
-            Threads = Threads ?? model.Config.Threads,
-            BatchSize = BatchSize ?? model.Config.BatchSize,
-        };
-        try { config = config.CapThreads(Console.Error.WriteLine).Validate(); }
-        catch (ArgumentException e) { throw new UserError(e.Message); }
         var inputs = ExpandInputs(Inputs);
         using var folder = OutputFolder.Claim(Out, RunCommand.DefaultParent("predict"), Overwrite);
         using var backend = BackendFactory.Create(new BackendFactory.Options(Backend, config.Threads, Tf32));
