@@ -3,20 +3,11 @@ using PatchCore.Data;
 
 namespace PatchCore.Tests;
 
-/// <summary>Cli.Main with arguments, stdout/stderr captured (one collection: the console is global).</summary>
+/// <summary>Cli.Main with arguments, stdout/stderr captured (Reliability.CliRunner; one collection: the console is global).</summary>
 [Collection("Console")]
 public class PipelineCliTests
 {
-    static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var o = new StringWriter();
-        var e = new StringWriter();
-        Console.SetOut(o);
-        Console.SetError(e);
-        try { return (Cli.Cli.Main(args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    static (int Code, string Out, string Err) Run(params string[] args) => Reliability.CliRunner.Run(args);
 
     [Fact]
     public void HelpExitsZeroAndUnknownVerbIsAUsageError()

@@ -9,16 +9,7 @@ namespace PatchCore.Tests;
 [Collection("Console")]
 public class PipelineEvaluateTests
 {
-    static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var o = new StringWriter();
-        var e = new StringWriter();
-        Console.SetOut(o);
-        Console.SetError(e);
-        try { return (PatchCore.Cli.Cli.Main(args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    static (int Code, string Out, string Err) Cli(params string[] args) => Reliability.CliRunner.Run(args);
 
     static readonly string[] Tiny = ["--backend", "cpu", "--threads", "2", "--resize", "64", "--crop", "56", "--pretrain-dim", "64",
         "--target-dim", "64", "--coreset", "0.5", "--projection-dim", "16", "--start-points", "3", "--batch-size", "4", "--sigma", "2"];

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using PatchCore.Data;
-using PatchCore.IO;
 using PatchCore.Metrics;
 using PatchCore.Weights;
 

@@ -9,16 +9,7 @@ namespace PatchCore.Tests.Pipeline;
 [Collection("Console")]
 public class DecisionOutputTests
 {
-    static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var o = new StringWriter();
-        var e = new StringWriter();
-        Console.SetOut(o);
-        Console.SetError(e);
-        try { return (PatchCore.Cli.Cli.Main(args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    static (int Code, string Out, string Err) Cli(params string[] args) => Reliability.CliRunner.Run(args);
 
     [Fact]
     public void RunWritesDecisionColumnsMasksMapsAndTheCalibrationAndDecisionsBlocks()
