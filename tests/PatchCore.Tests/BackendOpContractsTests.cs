@@ -92,7 +92,8 @@ public static class OpContractCases
 
 /// <summary>The reference, cpu and gpu (ILGPU on its CPU accelerator) backends reject each bad input with the same
 /// message, from the one contract.</summary>
-public class BackendOpContractsTests(CpuAcceleratorFixture gpu) : IClassFixture<CpuAcceleratorFixture>
+[Collection("ilgpu cpu accelerator")]
+public class BackendOpContractsTests(CpuAcceleratorFixture gpu)
 {
     [Theory]
     [MemberData(nameof(OpContractCases.Names), MemberType = typeof(OpContractCases))]
