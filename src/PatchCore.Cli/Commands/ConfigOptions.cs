@@ -81,13 +81,13 @@ public abstract class ConfigOptions
     [Option("sigma", HelpText = "Gaussian blur of the anomaly maps in pixels (default 4).")]
     public float? Sigma { get; set; }
 
-    [Option("calibration", HelpText = "fit: share of train/good held out of the bank to calibrate the decision thresholds (default 0.1; 0 = leave-one-out). run keeps its bank whole and ignores it.")]
+    [Option("calibration", HelpText = "fit: share of train/good held out of the bank to calibrate the decision thresholds (default 0: none held out, the bank is all of train/good and each training image is scored leave-one-out). run keeps its bank whole and ignores it.")]
     public double? Calibration { get; set; }
 
     [Option("false-alarm-rate", HelpText = "Share of nominal images (and pixels) the calibrated thresholds call anomalous (default 0.01).")]
     public double? FalseAlarmRate { get; set; }
 
-    [Option("calibration-images", HelpText = "run (and fit --calibration 0): training images scored leave-one-out to calibrate (default 16; 0 = no calibration).")]
+    [Option("calibration-images", HelpText = "Training images scored leave-one-out (against the bank without their own rows) to calibrate: default 16 for run, all for fit; 0 = no calibration. 1% false alarms needs 99 or more.")]
     public int? CalibrationImages { get; set; }
 
     /// <summary>Defaults, then --config, then flags.</summary>

@@ -41,7 +41,7 @@ public sealed class FitCommand : ConfigOptions, ICommand
             ModelFile.Save(model, Model, w); // embeds the weights cut after layer3: one deployable file
             Console.WriteLine($"model: {Path.GetFullPath(Model)}  ({model.BankRows} x {model.Dim} bank from {model.TrainImages} images of {data.Category}, {Stopwatch.GetElapsedTime(t0).TotalSeconds:F1}s)");
             Console.WriteLine(model.Calibration is { } c
-                ? $"calibration: image threshold {c.Image.Threshold:G6}, pixel threshold {c.Pixel.Threshold:G6} at false-alarm rate {c.FalseAlarmRate:G4} from {c.NominalImages} images ({c.Source})"
+                ? $"calibration: image threshold {c.Image.Threshold:G6}, pixel threshold {c.Pixel.Threshold:G6} at false-alarm rate {c.FalseAlarmRate:G4} from {c.NominalImages} images ({c.Source}); it promises at most {c.PromisedFalseAlarmRate * 100:G3}% false alarms on images like these{(c.PromisedFalseAlarmRate > c.FalseAlarmRate * 1.0001 ? (c.FalseAlarmRate > 0 ? $" (too few images for {c.FalseAlarmRate:G4}: {Math.Ceiling(1 / c.FalseAlarmRate - 1)} needed)" : " (no finite number of images promises 0)") : "")}"
                 : "calibration: none (the model makes no decisions)");
         }
         return 0;

@@ -25,7 +25,7 @@ public static class RunSummary
         w.WriteLine();
         if (r.Calibration is { } cal)
         {
-            w.WriteLine($"  threshold    image {cal.Image.Threshold:G6}, pixel {cal.Pixel.Threshold:G6} (false-alarm rate {cal.FalseAlarmRate:G4}, {cal.NominalImages} images, {(cal.Source.StartsWith("leave-one-out", StringComparison.Ordinal) ? "leave-one-out" : cal.Source)})");
+            w.WriteLine($"  threshold    image {cal.Image.Threshold:G6}, pixel {cal.Pixel.Threshold:G6} (false-alarm rate {cal.FalseAlarmRate:G4} asked, {cal.PromisedFalseAlarmRate * 100:G3}% promised by {cal.NominalImages} images, {(cal.Source.StartsWith("leave-one-out", StringComparison.Ordinal) ? "leave-one-out" : cal.Source)})");
             if (r.Decisions is { } d)
                 w.WriteLine($"  decisions    false alarms {Pct(d.FalseAlarmRate)} ({d.FalsePositives}/{d.Good} good), misses {Pct(d.MissRate)} ({d.FalseNegatives}/{d.Anomalous} anomalous), accuracy {d.Accuracy * 100:F1}%");
             w.WriteLine();

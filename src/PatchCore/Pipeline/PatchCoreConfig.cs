@@ -49,14 +49,20 @@ public sealed record PatchCoreConfig
     public int BatchSize { get; init; } = 16;
     /// <summary>Gaussian blur of the anomaly maps, in input pixels.</summary>
     public float Sigma { get; init; } = 4f;
-    /// <summary>fit: share of train/good held out of the memory bank to calibrate the decision thresholds on
-    /// (0 = none held out: calibrate by leave-one-out as run does). run ignores it: its bank is all of train/good.</summary>
-    public double Calibration { get; init; } = 0.1;
+    /// <summary>fit: share of train/good held out of the memory bank to calibrate the decision thresholds on.
+    /// 0 (the default) holds none out: the bank is all of train/good, as in run, and the thresholds come from
+    /// leave-one-out scores (each training image against the bank without its own rows). run ignores it.</summary>
+    public double Calibration { get; init; }
     /// <summary>Wanted share of nominal images (and pixels) called anomalous at the calibrated thresholds.</summary>
     public double FalseAlarmRate { get; init; } = 0.01;
-    /// <summary>run (and fit with calibration 0): training images scored leave-one-out against the bank to
-    /// calibrate (evenly spaced over the sorted list; 0 = no calibration). Never changes the bank.</summary>
-    public int CalibrationImages { get; init; } = 16;
+    /// <summary>Training images scored leave-one-out against the bank to calibrate (evenly spaced over the sorted
+    /// list; 0 = no calibration). Never changes the bank. Null = the command's default: run
+    /// <see cref="RunCalibrationImages"/> (each costs what a test image's scoring costs), fit all of them (the
+    /// conformal threshold needs n ≥ 1/α − 1 images to promise α).</summary>
+    public int? CalibrationImages { get; init; }
+
+    /// <summary>run's leave-one-out calibration images when calibration_images is not set.</summary>
+    public const int RunCalibrationImages = 16;
 
     public const string DefaultWeights = "weights/resnet18-cntk.safetensors";
 
@@ -136,7 +142,7 @@ public sealed record PatchCoreConfig
         if (!(Sigma >= 0 && Sigma <= MaxSigma)) throw new ArgumentException($"config: sigma {Sigma} must be between 0 and {MaxSigma}");
         if (!(Calibration >= 0 && Calibration < 1)) throw new ArgumentException($"config: calibration {Calibration} must be in [0, 1) (share of train/good held out)");
         if (!(FalseAlarmRate >= 0 && FalseAlarmRate < 1)) throw new ArgumentException($"config: false_alarm_rate {FalseAlarmRate} must be in [0, 1)");
-        if (CalibrationImages < 0) throw new ArgumentException($"config: calibration_images {CalibrationImages} must be >= 0");
+        if (CalibrationImages is < 0) throw new ArgumentException($"config: calibration_images {CalibrationImages} must be >= 0");
         return this;
     }
 

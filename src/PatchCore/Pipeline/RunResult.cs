@@ -76,6 +76,7 @@ public sealed class RunResult
         var o = new JsonObject
         {
             ["source"] = c.Source, ["n_images"] = c.NominalImages, ["false_alarm_rate"] = c.FalseAlarmRate,
+            ["promised_false_alarm_rate"] = Math.Round(c.PromisedFalseAlarmRate, 6),
             ["image"] = T(c.Image), ["pixel"] = T(c.Pixel),
         };
         if (c.ImageF1 != null) o["image_f1"] = T(c.ImageF1);

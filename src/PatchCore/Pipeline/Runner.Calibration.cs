@@ -21,7 +21,8 @@ public sealed partial class Runner
     /// fit for deployment: memory bank plus calibration from nominal images the bank did not see.
     /// <paramref name="calibrationImages"/> given (--calibration-dir): bank from all of train/good, thresholds
     /// from those images. Else config calibration &gt; 0: that share of train/good, chosen by a seeded shuffle, is
-    /// held out of the bank and scored. Else (0): leave-one-out on config calibration_images training images.
+    /// held out of the bank and scored. Else (0, the default): bank from all of train/good, leave-one-out on config
+    /// calibration_images training images (all of them when not set).
     /// </summary>
     public PatchCoreModel FitCalibrated(ResNet net, WeightFile weights, IReadOnlyList<string> trainImages,
         IReadOnlyList<string>? calibrationImages = null, string? calibrationSource = null)
@@ -43,7 +44,7 @@ public sealed partial class Runner
             return model;
         }
         var m = Fit(net, weights, trainImages, out var features);
-        m.Calibration = CalibrateLeaveOneOut(m, features, Config.CalibrationImages);
+        m.Calibration = CalibrateLeaveOneOut(m, features, Config.CalibrationImages ?? trainImages.Count);
         return m;
     }
 
@@ -84,13 +85,16 @@ public sealed partial class Runner
         return c;
     }
 
+    /// <summary>Calibration images per k-NN call (16: run's default count is one call).</summary>
+    const int LeaveOneOutChunk = 16;
+
     /// <summary>
     /// Calibration without taking images from the bank: <paramref name="count"/> training images, evenly spaced
     /// over the list, each scored against the bank WITHOUT the rows that came from that image (the coreset's
     /// selected rows tell which), i.e. as an image the bank never saw. Reuses the features of the fit. Null when
     /// count is 0 or there are fewer than 2 training images.
     ///
-    /// Fast and exact: one k-NN call for all the images against the whole bank with k = the op's maximum (32),
+    /// Fast and exact: one k-NN call per chunk of 16 images against the whole bank with k = the op's maximum (32),
     /// then per patch the first K neighbours that are not the image's own rows. Only when an image has a patch
     /// whose 32 nearest rows leave fewer than K others (or with eq. 7 reweighting, which needs the bank itself)
     /// is it scored against its own copy of the bank without its rows; that copy (and its packing by the k-NN op)
@@ -109,54 +113,59 @@ public sealed partial class Runner
         int per = f.GridH * f.GridW, dim = model.Dim, size = Config.ResizeSpec.Crop;
         if (f.All.LongLength != (long)f.Images * per * dim) throw new ArgumentException("training features do not match the model");
         var chosen = new int[count];
-        var queries = new float[(long)count * per * dim];
-        for (int j = 0; j < count; j++)
-        {
-            chosen[j] = (int)((long)j * f.Images / count);
-            Array.Copy(f.All, (long)chosen[j] * per * dim, queries, (long)j * per * dim, (long)per * dim);
-        }
+        for (int j = 0; j < count; j++) chosen[j] = (int)((long)j * f.Images / count);
 
         int wantK = Math.Min(Config.K, model.BankRows);
         int k = Math.Min(OpContracts.MaxNeighbours, model.BankRows);
-        var dist = new float[(long)count * per * k];
-        var idx = new int[(long)count * per * k];
-        using (var q = _backend.Upload(queries, count * per, dim))
-        using (var bank = _backend.Upload(model.Bank, model.BankRows, dim))
-            _backend.NearestNeighbours(q, bank, k, dist, idx);
-
+        // Chunks of images, so that calibrating on every training image (fit's default) needs memory for one
+        // chunk's queries and neighbours, not a second copy of all the training features.
+        int chunk = Math.Min(count, LeaveOneOutChunk);
+        var queries = new float[(long)chunk * per * dim];
+        var dist = new float[(long)chunk * per * k];
+        var idx = new int[(long)chunk * per * k];
         var patch = new float[(long)count * per];
         var image = new float[count];
         var selected = model.SelectedRows;
         var valid = new bool[count];
         using var bar = Bar("calibration (leave-one-out)", count);
-        for (int j = 0; j < count; j++)
+        using var bank = _backend.Upload(model.Bank, model.BankRows, dim);
+        for (int j0 = 0; j0 < count; j0 += chunk)
         {
-            valid[j] = true;
-            bool exact = Config.Reweight; // eq. 7 looks at the bank rows themselves
-            long lo = (long)chosen[j] * per, hi = lo + per;
-            float best = float.NegativeInfinity;
-            for (int p = 0; p < per && !exact; p++)
+            int n = Math.Min(chunk, count - j0);
+            for (int c = 0; c < n; c++)
+                Array.Copy(f.All, (long)chosen[j0 + c] * per * dim, queries, (long)c * per * dim, (long)per * dim);
+            using (var q = _backend.Upload(queries.AsSpan(0, n * per * dim), n * per, dim))
+                _backend.NearestNeighbours(q, bank, k, dist.AsSpan(0, n * per * k), idx.AsSpan(0, n * per * k));
+            for (int c = 0; c < n; c++)
             {
-                long row = (long)j * per + p;
-                double sum = 0;
-                int taken = 0;
-                for (int t = 0; t < k && taken < wantK; t++)
+                int j = j0 + c;
+                valid[j] = true;
+                bool exact = Config.Reweight; // eq. 7 looks at the bank rows themselves
+                long lo = (long)chosen[j] * per, hi = lo + per;
+                float best = float.NegativeInfinity;
+                for (int p = 0; p < per && !exact; p++)
                 {
-                    int r = idx[row * k + t];
-                    long source = selected != null ? selected[r] : r;
-                    if (source >= lo && source < hi) continue; // the image's own row
-                    float v = dist[row * k + t];
-                    sum += Config.SquaredDistance ? v : Math.Sqrt(v);
-                    taken++;
+                    long row = (long)c * per + p;
+                    double sum = 0;
+                    int taken = 0;
+                    for (int t = 0; t < k && taken < wantK; t++)
+                    {
+                        int r = idx[row * k + t];
+                        long source = selected != null ? selected[r] : r;
+                        if (source >= lo && source < hi) continue; // the image's own row
+                        float v = dist[row * k + t];
+                        sum += Config.SquaredDistance ? v : Math.Sqrt(v);
+                        taken++;
+                    }
+                    if (taken < wantK) { exact = true; break; }
+                    float score = (float)(sum / wantK);
+                    patch[(long)j * per + p] = score;
+                    if (score > best) best = score;
                 }
-                if (taken < wantK) { exact = true; break; }
-                float score = (float)(sum / wantK);
-                patch[row] = score;
-                if (score > best) best = score;
+                if (exact) valid[j] = ScoreWithoutOwnRows(model, f, chosen[j], queries, c, j, patch, image);
+                else image[j] = best;
+                bar.Advance();
             }
-            if (exact) valid[j] = ScoreWithoutOwnRows(model, f, chosen[j], queries, j, patch, image);
-            else image[j] = best;
-            bar.Advance();
         }
 
         int used = 0;
@@ -176,23 +185,23 @@ public sealed partial class Runner
         }
         var scores = new ModelScores(patch[..(used * per)], image[..used], used, f.GridH, f.GridW);
         var maps = model.Maps(_backend, scores, size, size);
-        var c = Calibration.FromNominal(scores.Image, maps, Config.FalseAlarmRate,
+        var calibration = Calibration.FromNominal(scores.Image, maps, Config.FalseAlarmRate,
             $"leave-one-out on {used} of {f.Images} train/good images (each scored against the bank without its own rows)");
         double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         Timings.Calibration += seconds;
-        Say($"calibration: image threshold {c.Image.Threshold:G6}, pixel threshold {c.Pixel.Threshold:G6} by leave-one-out on {used} training images ({seconds:F1}s)");
-        return c;
+        Say($"calibration: image threshold {calibration.Image.Threshold:G6}, pixel threshold {calibration.Pixel.Threshold:G6} by leave-one-out on {used} training images ({seconds:F1}s)");
+        return calibration;
     }
 
-    /// <summary>The slow exact path for image <paramref name="image"/> (query j): score it against a copy of the
-    /// bank without its rows; false when no row is left.</summary>
-    bool ScoreWithoutOwnRows(PatchCoreModel model, TrainFeatures f, int imageIndex, float[] queries, int j, float[] patch, float[] image)
+    /// <summary>The slow exact path for training image <paramref name="imageIndex"/> (query image c of the chunk,
+    /// calibration image j): score it against a copy of the bank without its rows; false when no row is left.</summary>
+    bool ScoreWithoutOwnRows(PatchCoreModel model, TrainFeatures f, int imageIndex, float[] queries, int c, int j, float[] patch, float[] image)
     {
         int per = f.GridH * f.GridW, dim = model.Dim;
         var bank = BankWithout(model, imageIndex, per, out int rows);
         if (rows == 0) return false; // every bank row came from this image: nothing to compare it with
         using var loo = new PatchCoreModel(Config, bank, rows, dim, f.GridH, f.GridW, model.WeightsIdentity, f.Images - 1);
-        var s = loo.Score(_backend, queries[(j * per * dim)..((j + 1) * per * dim)], 1);
+        var s = loo.Score(_backend, queries[(c * per * dim)..((c + 1) * per * dim)], 1);
         Array.Copy(s.Patch, 0, patch, (long)j * per, per);
         image[j] = s.Image[0];
         return true;

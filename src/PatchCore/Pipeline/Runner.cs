@@ -162,7 +162,7 @@ public sealed partial class Runner
         var (w, net) = LoadBackbone(weights);
         using var _ = net;
         using var model = Fit(net, w, data.TrainImages, out var trainFeatures);
-        model.Calibration = CalibrateLeaveOneOut(model, trainFeatures, Config.CalibrationImages);
+        model.Calibration = CalibrateLeaveOneOut(model, trainFeatures, Config.CalibrationImages ?? PatchCoreConfig.RunCalibrationImages);
         trainFeatures = null!; // hundreds of MB for a real category: free them before the test set
         if (modelPath != null) ModelFile.Save(model, modelPath, w);
         return TestAndReport(model, net, w, data, outDir, heatmaps, maps, heatmapFull, tTotal,

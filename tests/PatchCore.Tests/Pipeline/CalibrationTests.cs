@@ -9,24 +9,62 @@ namespace PatchCore.Tests.Pipeline;
 public class CalibrationTests
 {
     [Fact]
-    public void NominalThresholdIsTheHigherQuantileAndNormalisesToOneHalf()
+    public void NominalThresholdIsTheConformalQuantileAndNormalisesToOneHalf()
     {
         var image = new float[100];
         for (int i = 0; i < 100; i++) image[i] = 100 - i; // 100 .. 1, unsorted order on purpose
         var pixels = new float[] { 0.5f, 0.1f, 0.9f, 0.3f, 0.7f };
         var c = Calibration.FromNominal(image, pixels, 0.05, "test");
-        // At most floor(0.05·100) = 5 nominal scores above the threshold: the 95th of 1..100.
-        Assert.Equal(95, c.Image.Threshold);
+        // k = ceil(101 · 0.95) = ceil(95.95) = 96: the 96th of 1..100, promising 1 − 96/101.
+        Assert.Equal(96, c.Image.Threshold);
+        Assert.Equal(1 - 96.0 / 101, c.PromisedFalseAlarmRate, 12);
+        Assert.True(c.PromisedFalseAlarmRate <= 0.05);
         Assert.Equal(1, c.Image.NominalMin);
-        Assert.Equal(0.5, c.Image.Normalize(95), 12);
+        Assert.Equal(0.5, c.Image.Normalize(96), 12);
         Assert.Equal(0, c.Image.Normalize(1), 12);
-        Assert.Equal(1, c.Image.Normalize(189), 12);
-        Assert.True(c.Image.IsAnomalous(95) && !c.Image.IsAnomalous(94.9));
-        int above = image.Count(s => c.Image.IsAnomalous(s) && s > c.Image.Threshold);
-        Assert.True(above <= 5);
-        Assert.Equal(0.9f, (float)c.Pixel.Threshold); // floor(0.05·5) = 0 above: the highest pixel
+        Assert.Equal(1, c.Image.Normalize(191), 12);
+        Assert.True(c.Image.IsAnomalous(96) && !c.Image.IsAnomalous(95.9));
+        Assert.Equal(0.9f, (float)c.Pixel.Threshold); // ceil(6 · 0.95) = 6 > 5: the highest pixel
         Assert.Equal(0.1f, (float)c.Pixel.NominalMin);
         Assert.Equal(100, c.NominalImages);
+    }
+
+    [Theory]
+    [InlineData(99, 0.01, 99)]   // 100 · 0.99 = 99 exactly: not rounded up past n
+    [InlineData(213, 0.01, 212)] // ceil(214 · 0.99 = 211.86)
+    [InlineData(16, 0.01, 16)]   // too few images for 1%: the highest, promising 1/17
+    [InlineData(20, 0, 20)]
+    [InlineData(1, 0.5, 1)]
+    [InlineData(5_017_600, 0.01, 4_967_425)] // ceil(5017601 · 0.99 = 4967424.99)
+    public void ConformalRankIsTheCeilingOfNPlusOneTimesTheCoverage(long n, double alpha, long k)
+    {
+        Assert.Equal(k, Calibration.ConformalRank(n, alpha));
+        Assert.Equal(1 - (double)k / (n + 1), Calibration.Promise(n, alpha), 15);
+    }
+
+    /// <summary>The promise is a probability over calibration sets: draw many sets of n nominal scores and a fresh
+    /// nominal score each time; the share of fresh scores at or above the threshold must stay within sampling error
+    /// of the promise (and not far below it: the bound is tight). Fails if the rank is off by one either way.</summary>
+    [Theory]
+    [InlineData(19, 0.05)]
+    [InlineData(40, 0.1)]
+    public void TheThresholdKeepsItsPromiseOnExchangeableScores(int n, double alpha)
+    {
+        int seed = Environment.TickCount;
+        var rng = new Random(seed);
+        const int trials = 40_000;
+        var scores = new float[n];
+        int alarms = 0;
+        double promise = 0;
+        for (int t = 0; t < trials; t++)
+        {
+            for (int i = 0; i < n; i++) scores[i] = (float)Math.Exp(rng.NextDouble() * 3); // any continuous law
+            var c = Calibration.FromNominal(scores, scores, alpha, "simulation");
+            promise = c.PromisedFalseAlarmRate;
+            if (c.Image.IsAnomalous((float)Math.Exp(rng.NextDouble() * 3))) alarms++;
+        }
+        double rate = (double)alarms / trials, sd = Math.Sqrt(promise * (1 - promise) / trials);
+        Assert.True(Math.Abs(rate - promise) < 4.5 * sd, $"seed {seed}: false-alarm rate {rate:G4} vs promised {promise:G4} (sd {sd:G3})");
     }
 
     /// <summary>Random features of 4 "images": scored against a bank holding its own rows a training image scores
@@ -81,6 +119,64 @@ public class CalibrationTests
         Assert.Equal(images, every.NominalImages);
         Assert.True(every.Image.NominalMin > 0);
         Assert.Null(runner.CalibrateLeaveOneOut(model, f, count: 0));
+    }
+
+    /// <summary>More images than one k-NN chunk (16): every image's leave-one-out score, chunk by chunk, equals the
+    /// brute-force distance to the other images' bank rows (checked through the lowest and highest of the 40, which
+    /// with false-alarm rate 0 are the normalisation floor and the threshold).</summary>
+    [Fact]
+    public void LeaveOneOutOverSeveralChunksScoresEveryImageAsBruteForce()
+    {
+        int images = 40, gh = 2, gw = 2, dim = 6, per = gh * gw;
+        int seed = Environment.TickCount;
+        var rng = new Random(seed);
+        var all = new float[images * per * dim];
+        for (int i = 0; i < all.Length; i++) all[i] = (float)rng.NextDouble();
+        var config = PipelineTestData.TinyConfig(0.5) with { ProjectionDim = 4, StartPoints = 1, FalseAlarmRate = 0 };
+        using var cpu = new CpuBackend(2);
+        using var model = PatchCoreModel.Fit(cpu, config, all, images * per, dim, gh, gw, "id", images);
+        var c = new Runner(cpu, config).CalibrateLeaveOneOut(model, new TrainFeatures(all, images, gh, gw, dim), count: images)!;
+        var selected = model.SelectedRows!;
+        double lowest = double.MaxValue, highest = 0;
+        for (int img = 0; img < images; img++)
+        {
+            double score = 0;
+            for (int p = 0; p < per; p++)
+            {
+                double best = double.MaxValue;
+                foreach (int r in selected)
+                {
+                    if (r / per == img) continue;
+                    double d = 0;
+                    for (int k = 0; k < dim; k++) { double x = all[(img * per + p) * dim + k] - all[r * dim + k]; d += x * x; }
+                    best = Math.Min(best, d);
+                }
+                score = Math.Max(score, best);
+            }
+            lowest = Math.Min(lowest, score);
+            highest = Math.Max(highest, score);
+        }
+        Assert.Equal(images, c.NominalImages);
+        Assert.True(Math.Abs(highest - c.Image.Threshold) <= 1e-4 * highest, $"seed {seed}: threshold {c.Image.Threshold} vs {highest}");
+        Assert.True(Math.Abs(lowest - c.Image.NominalMin) <= 1e-4 * highest, $"seed {seed}: floor {c.Image.NominalMin} vs {lowest}");
+    }
+
+    [Fact]
+    public void FitByDefaultKeepsEveryImageInTheBankAndCalibratesOnAllOfThem()
+    {
+        PipelineTestData.TinyCategory(out var data);
+        var weights = PipelineTestData.TinyResNet(2, "tiny");
+        using var cpu = new CpuBackend(2);
+        var config = PipelineTestData.TinyConfig(coreset: 1.0);
+        Assert.Equal(0, new PatchCoreConfig().Calibration);
+        Assert.Null(new PatchCoreConfig().CalibrationImages);
+        var runner = new Runner(cpu, config with { Calibration = 0, CalibrationImages = null });
+        var (w, net) = runner.LoadBackbone(weights);
+        using var _ = net;
+        using var model = runner.FitCalibrated(net, w, data.TrainImages);
+        Assert.Equal(data.TrainImages.Count, model.TrainImages);
+        Assert.Equal(data.TrainImages.Count, model.Calibration!.NominalImages);
+        Assert.Contains("leave-one-out", model.Calibration.Source);
     }
 
     [Fact]
