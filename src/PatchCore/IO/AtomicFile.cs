@@ -20,7 +20,9 @@ public static class AtomicFile
     /// (a large model file) and its pid may have been reused by another process, so age is the fallback.</summary>
     public static readonly TimeSpan StaleAge = TimeSpan.FromHours(1);
 
-    public static void Write(string path, Action<Stream> write)
+    /// <param name="syncDirectory">false when the caller writes many files into a folder and syncs the folder once
+    /// afterwards (<see cref="SyncDirectory"/>): the rename is durable only after that.</param>
+    public static void Write(string path, Action<Stream> write, bool syncDirectory = true)
     {
         string full = Path.GetFullPath(path);
         string dir = Path.GetDirectoryName(full)!;
@@ -41,16 +43,16 @@ public static class AtomicFile
             try { File.Delete(tmp); } catch (IOException) { }
             throw;
         }
-        SyncDirectory(dir);
+        if (syncDirectory) SyncDirectory(dir);
     }
 
     public static void WriteAllText(string path, string text) =>
         Write(path, s => { using var w = new StreamWriter(s, new UTF8Encoding(false), bufferSize: -1, leaveOpen: true); w.Write(text); });
 
-    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes, bool syncDirectory = true)
     {
         byte[] copy = bytes.ToArray();
-        Write(path, s => s.Write(copy));
+        Write(path, s => s.Write(copy), syncDirectory);
     }
 
     /// <summary>fsync through a fresh handle: it syncs the file, whichever handle wrote the bytes.</summary>
@@ -113,7 +115,8 @@ public static class AtomicFile
     /// in the folder's own metadata). Windows has no such call for folders (NTFS journals renames), so it is
     /// skipped there; on POSIX a failure is ignored too, the file's own bytes are already on disk.</summary>
     /// <returns>whether the folder was synced (tests check it is on Linux).</returns>
-    internal static bool SyncDirectory(string dir) => !OperatingSystem.IsWindows() && Posix.SyncDirectory(dir);
+    /// <summary>fsync a folder, so that the renames into it survive a crash (false where that cannot be done).</summary>
+    public static bool SyncDirectory(string dir) => !OperatingSystem.IsWindows() && Posix.SyncDirectory(dir);
 
     /// <summary>open/fsync/close from the C library, found at first use. Not [DllImport("libc")]: on glibc
     /// "libc.so" may be a linker script (or absent without the dev package), so the name is probed here and a

@@ -42,7 +42,7 @@ public static class ImageFile
     }
 
     /// <summary>Write 8-bit pixels as PNG, interleaved, 1 (gray), 3 (RGB) or 4 (RGBA) channels.</summary>
-    public static void WritePng(string path, int width, int height, int channels, byte[] pixels)
+    public static void WritePng(string path, int width, int height, int channels, byte[] pixels, bool syncDirectory = true)
     {
         if (pixels.Length < width * height * channels) throw new ArgumentException("png: pixel buffer too small");
         var comps = channels switch
@@ -52,6 +52,6 @@ public static class ImageFile
             4 => WriteComponents.RedGreenBlueAlpha,
             _ => throw new ArgumentException($"png: {channels} channels"),
         };
-        AtomicFile.Write(path, s => new ImageWriter().WritePng(pixels, width, height, comps, s));
+        AtomicFile.Write(path, s => new ImageWriter().WritePng(pixels, width, height, comps, s), syncDirectory);
     }
 }

@@ -30,7 +30,7 @@ public static class NpyFile
     }
 
     /// <summary>Write <paramref name="values"/> (height·width, row-major) atomically.</summary>
-    public static void Write(string path, ReadOnlySpan<float> values, int height, int width)
+    public static void Write(string path, ReadOnlySpan<float> values, int height, int width, bool syncDirectory = true)
     {
         if (height < 1 || width < 1 || values.Length != (long)height * width)
             throw new ArgumentException($"npy: {values.Length} values are not {height} x {width}");
@@ -39,7 +39,7 @@ public static class NpyFile
         header.CopyTo(bytes, 0);
         var data = bytes.AsSpan(header.Length);
         for (int i = 0; i < values.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(data.Slice(i * 4, 4), values[i]);
-        AtomicFile.WriteAllBytes(path, bytes);
+        AtomicFile.WriteAllBytes(path, bytes, syncDirectory);
     }
 
     /// <summary>Read back a file this class wrote (2-D little-endian float32, C order); anything else is refused.</summary>
