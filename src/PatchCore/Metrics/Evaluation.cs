@@ -56,8 +56,9 @@ public static class Evaluation
     /// <see cref="Compute"/> plus what a run reports beside the numbers: per-defect-type image AUROC, and pixel
     /// AUROC and AUPRO where masks exist; the ROC, precision–recall and PRO curve points (thinned to
     /// <see cref="Curve.MaxWrittenPoints"/>). The pixels are sorted once (<see cref="PixelSweep"/>): the overall
-    /// pixel AUROC (the same number as <see cref="Auroc"/>, bit for bit), each type's pixel metrics and the pixel
-    /// curves are walks over that sort. The overall AUPRO stays <see cref="Aupro.Compute"/>'s.
+    /// pixel AUROC (the same number as <see cref="Auroc"/>, bit for bit), the AUPRO (<see cref="Aupro.Compute"/>'s
+    /// up to the order of additions within a run of equal scores, ~1e-16), each type's pixel metrics and the pixel
+    /// curves are walks over that sort: the metrics stage costs what it did before per-type metrics and curves.
     /// </summary>
     /// <param name="types">each test image's defect type (<see cref="PerDefectType.Good"/> for normal ones).</param>
     public static EvaluationReport ComputeReport(float[] imageScores, bool[] labels, IReadOnlyList<string> types, float[] maps,
@@ -82,8 +83,7 @@ public static class Evaluation
             if (anyPos && anyNeg)
             {
                 var sweep = new PixelSweep(maps, masks, labels.Length, mapH, mapW);
-                pixelAuroc = sweep.Metrics().PixelAuroc;
-                aupro = Aupro.Compute(maps, masks, labels.Length, mapH, mapW);
+                (pixelAuroc, aupro) = sweep.Metrics();
                 perType = PerDefectType.WithPixelMetrics(perType, sweep, types);
                 pixelCurves = sweep.Curves();
             }
