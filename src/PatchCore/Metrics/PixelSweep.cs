@@ -22,6 +22,8 @@ public sealed class PixelSweep
     readonly int[] _sizes;
     readonly bool[] _masks;
     readonly int _plane, _images;
+    readonly long[] _positives; // per image: ground-truth pixels
+    readonly int[] _regionImage; // per region: its image (regions never cross images)
 
     public PixelSweep(ReadOnlySpan<float> maps, bool[] masks, int images, int height, int width)
     {
@@ -34,6 +36,12 @@ public sealed class PixelSweep
         _masks = masks;
         _plane = height * width;
         _images = images;
+        // Per-image counts once, so a subset's totals need no pass over its pixels.
+        _positives = new long[images];
+        _regionImage = new int[_sizes.Length];
+        for (int img = 0; img < images; img++)
+            for (long p = (long)img * _plane, end = p + _plane; p < end; p++)
+                if (region[p] != 0) { _positives[img]++; _regionImage[region[p]] = img; }
         // Gathered once into sorted order, so every walk reads three arrays front to back instead of jumping.
         _keys = GC.AllocateUninitializedArray<uint>(sorted.Length);
         _region = GC.AllocateUninitializedArray<int>(sorted.Length);
@@ -55,15 +63,14 @@ public sealed class PixelSweep
         if (!(fprLimit > 0 && fprLimit <= 1)) throw new ArgumentException($"FPR limit {fprLimit} outside (0, 1]");
         long positives = 0, negatives = 0;
         int regions = 0;
-        var counted = new bool[_sizes.Length];
-        for (int i = 0; i < _region.Length; i++)
+        for (int img = 0; img < _images; img++)
         {
-            if (include != null && !include[_image[i]]) continue;
-            int r = _region[i];
-            if (r == 0) { negatives++; continue; }
-            positives++;
-            if (!counted[r]) { counted[r] = true; regions++; }
+            if (include != null && !include[img]) continue;
+            positives += _positives[img];
+            negatives += _plane - _positives[img];
         }
+        for (int r = 1; r < _sizes.Length; r++)
+            if (include == null || include[_regionImage[r]]) regions++;
         if (positives == 0 || negatives == 0) return (null, null);
 
         // From the highest score down; a run of equal scores is one step.
