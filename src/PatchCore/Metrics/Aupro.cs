@@ -21,39 +21,8 @@ public static class Aupro
             throw new ArgumentException($"AUPRO needs {images}x{height}x{width} scores and mask pixels, got {maps.Length} and {masks.Length}");
         if (!(fprLimit > 0 && fprLimit <= 1)) throw new ArgumentException($"FPR limit {fprLimit} outside (0, 1]");
 
-        // Region id per pixel: 0 = normal, r ≥ 1 = ground-truth component r (numbered across all images).
-        var region = new int[pixels];
-        var sizes = new List<int> { 0 };
-        var stack = new Stack<int>();
-        int plane = height * width;
-        for (int img = 0; img < images; img++)
-        {
-            var mask = masks.Slice(img * plane, plane);
-            var reg = region.AsSpan(img * plane, plane);
-            for (int p = 0; p < plane; p++)
-            {
-                if (!mask[p] || reg[p] != 0) continue;
-                int id = sizes.Count, size = 0;
-                reg[p] = id;
-                stack.Push(p);
-                while (stack.Count > 0)
-                {
-                    int q = stack.Pop();
-                    size++;
-                    int y = q / width, x = q % width;
-                    for (int dy = -1; dy <= 1; dy++)
-                        for (int dx = -1; dx <= 1; dx++)
-                        {
-                            int yy = y + dy, xx = x + dx;
-                            if (yy < 0 || yy >= height || xx < 0 || xx >= width) continue;
-                            int r = yy * width + xx;
-                            if (mask[r] && reg[r] == 0) { reg[r] = id; stack.Push(r); }
-                        }
-                }
-                sizes.Add(size);
-            }
-        }
-        int regions = sizes.Count - 1;
+        var region = LabelRegions(masks, images, height, width, out var sizes);
+        int regions = sizes.Length - 1;
         long normal = 0;
         foreach (int r in region) if (r == 0) normal++;
         if (regions == 0) throw new ArgumentException("AUPRO needs at least one anomalous ground-truth pixel");
@@ -87,5 +56,46 @@ public static class Aupro
         // All thresholds passed without reaching the limit cannot happen (the lowest one gives FPR 1); kept safe.
         area += (fprLimit - prevFpr) * (prevPro + 1) / 2;
         return area / fprLimit;
+    }
+
+    /// <summary>Region id per pixel: 0 = normal, r ≥ 1 = ground-truth component r (8-connected, numbered across all
+    /// images in image-major order); <paramref name="sizes"/>[r] = its pixel count (sizes[0] = 0).</summary>
+    public static int[] LabelRegions(ReadOnlySpan<bool> masks, int images, int height, int width, out int[] sizes)
+    {
+        long pixels = (long)images * height * width;
+        if (masks.Length != pixels) throw new ArgumentException($"regions need {images}x{height}x{width} mask pixels, got {masks.Length}");
+        var region = new int[pixels];
+        var found = new List<int> { 0 };
+        var stack = new Stack<int>();
+        int plane = height * width;
+        for (int img = 0; img < images; img++)
+        {
+            var mask = masks.Slice(img * plane, plane);
+            var reg = region.AsSpan(img * plane, plane);
+            for (int p = 0; p < plane; p++)
+            {
+                if (!mask[p] || reg[p] != 0) continue;
+                int id = found.Count, size = 0;
+                reg[p] = id;
+                stack.Push(p);
+                while (stack.Count > 0)
+                {
+                    int q = stack.Pop();
+                    size++;
+                    int y = q / width, x = q % width;
+                    for (int dy = -1; dy <= 1; dy++)
+                        for (int dx = -1; dx <= 1; dx++)
+                        {
+                            int yy = y + dy, xx = x + dx;
+                            if (yy < 0 || yy >= height || xx < 0 || xx >= width) continue;
+                            int r = yy * width + xx;
+                            if (mask[r] && reg[r] == 0) { reg[r] = id; stack.Push(r); }
+                        }
+                }
+                found.Add(size);
+            }
+        }
+        sizes = found.ToArray();
+        return region;
     }
 }

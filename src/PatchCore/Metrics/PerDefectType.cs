@@ -1,7 +1,12 @@
 namespace PatchCore.Metrics;
 
-/// <summary>Image AUROC of one defect type against the good images, and how many images of that type there are.</summary>
-public sealed record DefectTypeAuroc(double ImageAuroc, int N);
+/// <summary>Image AUROC of one defect type against the good images, and how many images of that type there are;
+/// pixel AUROC and AUPRO of the type's images and the good images where masks exist (else null).</summary>
+public sealed record DefectTypeAuroc(double ImageAuroc, int N)
+{
+    public double? PixelAuroc { get; init; }
+    public double? Aupro { get; init; }
+}
 
 /// <summary>
 /// Image AUROC per defect type: each type's images against all good images (the others left out), so a type the
@@ -38,6 +43,22 @@ public static class PerDefectType
                 labels[j++] = isType;
             }
             result[type] = new DefectTypeAuroc(Auroc.Compute(subset, labels), n);
+        }
+        return result;
+    }
+
+    /// <summary>Adds each type's pixel AUROC and AUPRO (its images and all good images) from one sorted sweep of
+    /// the pixels; a type whose images have no anomalous mask pixels keeps nulls.</summary>
+    public static SortedDictionary<string, DefectTypeAuroc> WithPixelMetrics(SortedDictionary<string, DefectTypeAuroc> perType,
+        PixelSweep sweep, IReadOnlyList<string> types)
+    {
+        var result = new SortedDictionary<string, DefectTypeAuroc>(StringComparer.Ordinal);
+        var include = new bool[types.Count];
+        foreach (var (type, a) in perType)
+        {
+            for (int i = 0; i < types.Count; i++) include[i] = types[i] == type || types[i] == Good;
+            var (pixel, aupro) = sweep.Metrics(include);
+            result[type] = a with { PixelAuroc = pixel, Aupro = aupro };
         }
         return result;
     }

@@ -41,7 +41,12 @@ public sealed class RunResult
         {
             var types = new JsonObject();
             foreach (var (type, a) in PerDefectType)
-                types[type] = new JsonObject { ["image_auroc"] = Math.Round(a.ImageAuroc, 6), ["n"] = a.N };
+            {
+                var t = new JsonObject { ["image_auroc"] = Math.Round(a.ImageAuroc, 6), ["n"] = a.N };
+                if (a.PixelAuroc is double pa) t["pixel_auroc"] = Math.Round(pa, 6);
+                if (a.Aupro is double ap) t["aupro"] = Math.Round(ap, 6);
+                types[type] = t;
+            }
             metrics["per_defect_type"] = types;
         }
         var config = JsonSerializer.SerializeToNode(Config, PatchCoreConfig.Json)!.AsObject();

@@ -28,14 +28,6 @@ public sealed partial class Runner
             synthetic, modelPath);
     }
 
-    /// <summary>Image AUROC of each defect type of a test set against its good images (<see cref="PerDefectType"/>).</summary>
-    static SortedDictionary<string, DefectTypeAuroc> DefectTypeAurocs(IReadOnlyList<TestSample> samples, float[] scores)
-    {
-        var types = new string[samples.Count];
-        for (int i = 0; i < types.Length; i++) types[i] = samples[i].DefectType;
-        return PerDefectType.Compute(scores, types);
-    }
-
     /// <summary>The config without what does not change results (threads, batch size) nor the weights' path
     /// (a moved model finds its weights elsewhere; their identity is checked by hash).</summary>
     static string ResultKey(PatchCoreConfig c) => (c with { Threads = 0, BatchSize = 1, Weights = "" }).ToJson();

@@ -186,7 +186,10 @@ public sealed partial class Runner
         bool[]? masks = data.HasMasks ? Evaluation.LoadMasks(samples, Config.ResizeSpec, Config.Threads) : null;
         var labels = new bool[samples.Count];
         for (int i = 0; i < labels.Length; i++) labels[i] = samples[i].IsAnomalous;
-        var evaluation = Evaluation.Compute(outputs.ImageScores, labels, outputs.Maps, masks, outputs.MapH, outputs.MapW);
+        var types = new string[samples.Count];
+        for (int i = 0; i < types.Length; i++) types[i] = samples[i].DefectType;
+        var report = Evaluation.ComputeReport(outputs.ImageScores, labels, types, outputs.Maps, masks, outputs.MapH, outputs.MapW);
+        var evaluation = report.Metrics;
         if (evaluation.ImageAuroc == null) Say("metrics: the test set has only one class; image AUROC is not computable");
         Timings.Metrics += Stopwatch.GetElapsedTime(tMetrics).TotalSeconds;
         long tCal = Stopwatch.GetTimestamp();
@@ -219,6 +222,7 @@ public sealed partial class Runner
         if (maps)
             DecisionMapsWriter.WriteAll(outDir, outputs.Maps, outputs.MapH, outputs.MapW, tests.Count, i => stems[i], predicted, Config.Threads);
         ScoresCsv.WriteLabelled(Path.Combine(outDir, "scores.csv"), Rows(scored));
+        if (report.Curves != null) CurvesJson.Write(Path.Combine(outDir, "curves.json"), report.Curves);
         Timings.Report += Stopwatch.GetElapsedTime(tReport).TotalSeconds;
         Timings.Total = Stopwatch.GetElapsedTime(tTotal).TotalSeconds;
 
@@ -229,7 +233,7 @@ public sealed partial class Runner
             FeatureRows = nTrain * model.GridH * model.GridW,
             NTrain = nTrain, NTest = tests.Count, Timings = Timings, Images = scored, OutDir = outDir,
             Synthetic = synthetic, Calibration = cal, Decisions = decisions,
-            PerDefectType = DefectTypeAurocs(samples, outputs.ImageScores), ModelPath = modelPath,
+            PerDefectType = report.PerDefectType, ModelPath = modelPath,
         };
         result.WriteJson(Path.Combine(outDir, "results.json"));
         return result;

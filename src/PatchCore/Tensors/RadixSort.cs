@@ -65,4 +65,28 @@ public static class RadixSort
         }
         return a;
     }
+
+    /// <summary>
+    /// Ascending sort of values with their positions: element = Ordered(value) &lt;&lt; 32 | index, so the key is
+    /// element &gt;&gt; 32 and the index (uint) element &amp; 0xFFFFFFFF. Equal values come out in index order (LSD
+    /// radix sorts are stable). For sweeps that need to know which image and region each pixel belongs to.
+    /// </summary>
+    public static ulong[] SortedWithIndex(ReadOnlySpan<float> values)
+    {
+        if ((ulong)values.Length > uint.MaxValue) throw new ArgumentException($"{values.Length} values: more than a 32-bit index holds");
+        var a = GC.AllocateUninitializedArray<ulong>(values.Length);
+        for (int i = 0; i < values.Length; i++) a[i] = (ulong)Ordered(values[i]) << 32 | (uint)i;
+        var b = GC.AllocateUninitializedArray<ulong>(values.Length);
+        Span<int> count = stackalloc int[Buckets];
+        for (int shift = 32; shift < 64; shift += Bits) // the key's 32 bits sit above the index
+        {
+            count.Clear();
+            foreach (ulong k in a) count[(int)(k >> shift) & Mask]++;
+            int sum = 0;
+            for (int d = 0; d < Buckets; d++) { int c = count[d]; count[d] = sum; sum += c; }
+            foreach (ulong k in a) b[count[(int)(k >> shift) & Mask]++] = k;
+            (a, b) = (b, a);
+        }
+        return a;
+    }
 }
