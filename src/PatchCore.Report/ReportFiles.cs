@@ -21,7 +21,7 @@ public static class ReportFiles
         var input = ReportInput.Load(inputFolder);
         var content = ReportBuilder.Build(input, published, options);
         string html = HtmlRenderer.Render(content);
-        byte[] pdf = PdfRenderer.Render(content);
+        byte[] pdf = PdfRenderer.Render(content).Pdf;
         string htmlPath = Path.Combine(outFolder, HtmlName), pdfPath = Path.Combine(outFolder, PdfName);
         AtomicFile.WriteAllText(htmlPath, html);
         AtomicFile.WriteAllBytes(pdfPath, pdf);

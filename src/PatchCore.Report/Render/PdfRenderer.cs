@@ -11,8 +11,12 @@ namespace PatchCore.ReportDocument.Render;
 /// </summary>
 public static class PdfRenderer
 {
-    public static byte[] Render(ReportContent report)
+    /// <summary>The PDF, and the numbered captions in the order they were drawn (what a test can check without a PDF text extractor).</summary>
+    public sealed record Result(byte[] Pdf, IReadOnlyList<string> Captions);
+
+    public static Result Render(ReportContent report)
     {
+        var captions = new List<string>();
         PdfFonts.Install();
         using var doc = new PdfDocument();
         doc.Info.Title = report.Title;
@@ -37,6 +41,9 @@ public static class PdfRenderer
                 if (s.Level > 0)
                 {
                     l.Need(60);
+                    // The sections are the PDF's bookmarks too (level 2 under the level-1 section before it).
+                    var parent = s.Level == 2 && doc.Outlines.Count > 0 ? doc.Outlines[doc.Outlines.Count - 1].Outlines : doc.Outlines;
+                    parent.Add(s.Title, doc.Pages[doc.PageCount - 1], true);
                     l.Space(8);
                     l.Text(s.Title, s.Level == 1 ? h1 : h2);
                     l.Space(4);
@@ -51,12 +58,15 @@ public static class PdfRenderer
                             break;
                         case Table t:
                             PdfTable.Draw(l, t, $"Table {++table}. ", captionBold, caption);
+                            captions.Add($"Table {table}. {t.Caption}");
                             break;
                         case Figure f:
                             DrawFigure(l, f.Png, f.Width, f.Height, $"Figure {++figure}. ", f.Caption, captionBold, caption);
+                            captions.Add($"Figure {figure}. {f.Caption}");
                             break;
                         case Gallery g:
                             DrawGallery(l, g, $"Figure {++figure}. ", captionBold, caption);
+                            captions.Add($"Figure {figure}. {g.Caption}");
                             break;
                         case Code c:
                             l.Need(40);
@@ -74,7 +84,7 @@ public static class PdfRenderer
         }
         using var ms = new MemoryStream();
         doc.Save(ms, false);
-        return ms.ToArray();
+        return new Result(ms.ToArray(), captions);
     }
 
     static void DrawFigure(PdfLayout l, byte[] png, int pxW, int pxH, string number, string text, XFont bold, XFont font)
