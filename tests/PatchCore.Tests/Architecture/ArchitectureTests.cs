@@ -176,6 +176,7 @@ public class ArchitectureTests
             ["PatchCore"] = [],
             ["PatchCore.Gpu"] = ["PatchCore"],
             ["PatchCore.Cuda"] = ["PatchCore"],
+            ["PatchCore.Report"] = ["PatchCore"],
         };
         var bad = new List<string>();
         foreach (var (project, may) in allowed)
@@ -190,6 +191,25 @@ public class ArchitectureTests
             }
         }
         Assert.True(bad.Count == 0, Report("upward project references", bad));
+    }
+
+    /// <summary>Plots, PDF and Markdown belong to src/PatchCore.Report (the report command), never to the engine, so a
+    /// model can be fitted and served without a graphics library.</summary>
+    [Fact]
+    public void TheEngineReferencesNoPlottingPdfOrMarkdownPackage()
+    {
+        string[] banned = ["ScottPlot", "SkiaSharp", "PDFsharp", "Markdig"];
+        var bad = new List<string>();
+        foreach (var project in new[] { "PatchCore", "PatchCore.Gpu", "PatchCore.Cuda" })
+        {
+            string csproj = Path.Combine(TestPaths.RepoRoot, "src", project, project + ".csproj");
+            foreach (var r in XDocument.Load(csproj).Descendants("PackageReference"))
+            {
+                string name = (string?)r.Attribute("Include") ?? "";
+                if (banned.Any(b => name.StartsWith(b, StringComparison.OrdinalIgnoreCase))) bad.Add($"src/{project}/{project}.csproj references {name}");
+            }
+        }
+        Assert.True(bad.Count == 0, Report("graphics packages in the engine", bad));
     }
 
     // The checks above pass on a clean tree; these show they would fail, and on what.
