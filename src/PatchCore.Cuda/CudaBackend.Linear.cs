@@ -48,14 +48,19 @@ public sealed unsafe partial class CudaBackend
         return new LayerGradients(dx, dw, db);
     }
 
-    /// <summary>C = op(A)·op(B), column-major, full fp32, β = 0; an empty sum (k = 0) gives zeros.</summary>
-    void Gemm(int opA, int opB, int m, int n, int k, ulong a, int lda, ulong b, int ldb, ulong c, int ldc, string what)
+    /// <summary>C = α·op(A)·op(B) + β·C, column-major, full fp32; an empty sum (k = 0) with β = 0 gives zeros
+    /// (C is then contiguous: ldc = m at every call site).</summary>
+    void Gemm(int opA, int opB, int m, int n, int k, ulong a, int lda, ulong b, int ldb, ulong c, int ldc, string what,
+              float alpha = 1f, float beta = 0f)
     {
         if (m == 0 || n == 0) return;
         Enter();
-        if (k == 0) { Check(_cu.cuMemsetD32_v2(c, 0, (nuint)((long)m * n)), "cuMemsetD32_v2"); return; }
+        if (k == 0)
+        {
+            if (beta == 0f) Check(_cu.cuMemsetD32_v2(c, 0, (nuint)((long)m * n)), "cuMemsetD32_v2");
+            return;
+        }
         _blas.Check(_blas.cublasSetMathMode(_blasHandle, Cublas.CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
-        float alpha = 1f, beta = 0f;
         _blas.Check(_blas.cublasSgemm_v2(_blasHandle, opA, opB, m, n, k, &alpha, a, Math.Max(lda, 1), b, Math.Max(ldb, 1), &beta, c, Math.Max(ldc, 1)),
             $"cublasSgemm_v2({what})");
     }

@@ -232,6 +232,13 @@ public static class CudaTrainingChecks
         ("linear without bias", (b, r) => Linear(b, r, 5, 8, 33, bias: false)),
         ("L2 row normalisation", (b, r) => L2Normalize(b, r, 5, 131)),
         ("losses: cross-entropy and NT-Xent", Losses),
+        ("NT-Xent 8 pairs + 4 extra negatives, D = 33", (b, r) =>
+        {
+            using var z = b.Upload(Rand(r, 20 * 33, 0.4), 20, 33);
+            using var nt = b.NtXentForward(z, 8, 0.1);
+            using var dz = b.NtXentBackward(nt, z, 8, 0.1, 1.0);
+            return [("loss", [(float)nt.Loss]), ("p", Read(b, nt.Saved)), ("dz", Read(b, dz))];
+        }),
         ("optimisers: SGD momentum and AdamW, 3 steps", Optimizers),
     ];
 
