@@ -209,7 +209,9 @@ public static class CudaTrainingChecks
         ("conv 7x7 stride 2 stem pads 3,3,2,2", (b, r) => Conv(b, r, 2, 3, 6, 7, 2, 3, 3, 2, 2, 12, 11, bias: false)),
         ("conv 1x1 stride 1 (direct GEMM)", (b, r) => Conv(b, r, 3, 20, 9, 1, 1, 0, 0, 0, 0, 5, 7, bias: true)),
         ("conv 1x1 stride 2 downsample", (b, r) => Conv(b, r, 2, 6, 34, 1, 2, 0, 0, 0, 0, 7, 9, bias: false)),
+        ("conv 3x3 64 -> 64 on 4 x 14 x 14 (many blocks, K = 576)", (b, r) => Conv(b, r, 4, 64, 64, 3, 1, 1, 1, 1, 1, 14, 14, bias: false)),
         ("batch-norm train and frozen, 35 channels", (b, r) => BatchNorm(b, r, 3, 35, 5, 4)),
+        ("batch-norm 64 channels of 8 x 14 x 14 (M = 1568 per channel)", (b, r) => BatchNorm(b, r, 8, 64, 14, 14)),
         ("batch-norm 1x1 maps (M = N)", (b, r) => BatchNorm(b, r, 4, 3, 1, 1)),
         ("relu backward", (b, r) =>
         {
