@@ -4,7 +4,7 @@
 //   add_f32  — y = a + b
 //   relu_backward_f32 — training: dx = dy where ReLU's output y > 0, else 0
 // CPU twin: src/PatchCore/Backends/Cpu/Elementwise.cs (the truth: src/PatchCore/Backends/Reference/Elementwise.cs)
-// Host side: src/PatchCore.Cuda/CudaBackend.Elementwise.cs
+// Host side: src/PatchCore.Cuda/CudaBackend.Elementwise.cs (relu_backward_f32: CudaBackend.ActivationPoolingBackward.cs)
 // Test: CudaEmulatorTests (CI, on the CPU emulator) and CudaGpuTests (a real GPU), both through BackendSelfCheck;
 //   relu_backward_f32: CudaEmulatorTrainingTests and CudaGpuTrainingTests (truth: Reference/Training/Relu.cs).
 // Benchmark: pcnative bench kernels --backend cuda

@@ -6,7 +6,7 @@
 //   maxpool_backward_f32        — training: dx per input cell, a gather over the windows whose argmax it is
 //   global_avgpool_backward_f32 — training: dx = dy / (H·W) on every cell
 // CPU twin: src/PatchCore/Backends/Cpu/Pooling.cs (the truth: src/PatchCore/Backends/Reference/Pooling.cs)
-// Host side: src/PatchCore.Cuda/CudaBackend.Pooling.cs
+// Host side: src/PatchCore.Cuda/CudaBackend.Pooling.cs (backward: CudaBackend.ActivationPoolingBackward.cs)
 // Test: CudaEmulatorTests (CI, on the CPU emulator) and CudaGpuTests (a real GPU), both through BackendSelfCheck;
 //   the backward kernels: CudaEmulatorTrainingTests and CudaGpuTrainingTests (truth: Reference/Training/MaxPool2d.cs,
 //   GlobalAvgPool.cs).
