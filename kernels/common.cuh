@@ -48,3 +48,22 @@ __device__ __forceinline__ void pc_bilinear_src(int dst, int inSize, int outSize
     *i1 = a < inSize - 1 ? a + 1 : a;
     *l1 = src - (float)a;
 }
+
+// Sum over a block of PC_REDUCE_THREADS threads in a fixed order (a tree over shared memory, no atomics), so a
+// reduction repeats bit for bit; every thread gets the total. `scratch` is the caller's __shared__ double array
+// of PC_REDUCE_THREADS; the last barrier lets the caller reuse it at once. Double partials: the training
+// reductions (BatchNorm statistics, gradients of γ, β and biases) sum up to N·H·W values of mixed sign.
+#define PC_REDUCE_THREADS 256
+__device__ __forceinline__ double pc_block_sum(double v, double* scratch)
+{
+    scratch[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = PC_REDUCE_THREADS / 2; s > 0; s >>= 1)
+    {
+        if ((int)threadIdx.x < s) scratch[threadIdx.x] += scratch[threadIdx.x + s];
+        __syncthreads();
+    }
+    double total = scratch[0];
+    __syncthreads();
+    return total;
+}

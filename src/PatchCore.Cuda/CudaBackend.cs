@@ -16,12 +16,15 @@ public enum CoresetStorage { Float32, Float16 }
 /// one-line message naming the call and the error. One file per op, CudaBackend.&lt;Op&gt;.cs beside its
 /// kernels/&lt;op&gt;.cu, named as the op's CPU twin in Backends/Cpu/; each op checks its arguments with OpContracts.
 /// </summary>
-public sealed unsafe partial class CudaBackend : IBackend, IPoisonableBackend, IFp16CoresetBackend, ITiledNeighboursBackend
+public sealed unsafe partial class CudaBackend : ITrainingBackend, IPoisonableBackend, IFp16CoresetBackend, ITiledNeighboursBackend
 {
     /// <summary>The modules in kernels/, each compiled to one cubin: one per IBackend op, named as the op's CPU
-    /// file in snake_case (see <see cref="KernelSource"/>).</summary>
+    /// file in snake_case (see <see cref="KernelSource"/>); the training ops' (ITrainingBackend) modules are named
+    /// after their reference files in Backends/Reference/Training/, their backward kernels beside the forward ones
+    /// where the op already had a module (conv2d, elementwise, pooling).</summary>
     public static IReadOnlyList<string> Modules { get; } =
-        ["elementwise", "conv2d", "pooling", "aggregate_patch_features", "pairwise_distances", "nearest_neighbours", "greedy_coreset", "anomaly_maps"];
+        ["elementwise", "conv2d", "pooling", "aggregate_patch_features", "pairwise_distances", "nearest_neighbours", "greedy_coreset", "anomaly_maps",
+         "batch_norm2d", "l2_normalize_rows", "sgd_step", "adam_wstep"];
     /// <summary>Below this much free device memory the backend refuses to start.</summary>
     public const long MinFreeBytes = 512L << 20;
 
@@ -269,6 +272,7 @@ public sealed unsafe partial class CudaBackend : IBackend, IPoisonableBackend, I
 
     internal static ulong F(float v) => BitConverter.SingleToUInt32Bits(v);
     internal static ulong I(long v) => unchecked((ulong)v);
+    internal static ulong D(double v) => BitConverter.DoubleToUInt64Bits(v);
 
     /// <summary>
     /// Launches a kernel on the stream. Each argument sits in an 8-byte slot (pointers and i64 fill it, int and

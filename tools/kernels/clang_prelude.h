@@ -6,6 +6,7 @@
 #define __forceinline__ __inline__ __attribute__((always_inline))
 #include <__clang_cuda_builtin_vars.h>
 extern "C" __device__ float sqrtf(float);
+extern "C" __device__ double sqrt(double);
 extern "C" __device__ float floorf(float);
 __device__ float __int_as_float(int);
 __device__ void __syncthreads();
