@@ -47,3 +47,29 @@ public sealed class ProseNumbersTests : IDisposable
         Assert.Contains(message, e.Message);
     }
 }
+
+[Collection("Console")]
+public sealed class FillCommandTests
+{
+    [Fact]
+    public void FillWritesTheFilledTemplateAndRefusesAnUnresolvablePlaceholderWithoutWriting()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "pcnative-fill-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(dir, "sweeps", "s"));
+            File.WriteAllText(Path.Combine(dir, "sweeps", "s", "summary.csv"), "category,k,n_seeds,aupro_mean\ndemo,1,1,91.25\ndemo,3,1,92.50\n");
+            string good = Path.Combine(dir, "good.md"), bad = Path.Combine(dir, "bad.md");
+            string outGood = Path.Combine(dir, "out.md"), outBad = Path.Combine(dir, "out-bad.md");
+            File.WriteAllText(good, "AUPRO {{s:demo:k=3:aupro_mean}}.\n");
+            File.WriteAllText(bad, "ok\nAUPRO {{s:demo:aupro_mean}}.\n");
+            var r = Reliability.CliRunner.Run("fill", good, "--sweeps", Path.Combine(dir, "sweeps"), "--out", outGood);
+            Assert.Equal(0, r.Code);
+            Assert.Equal("AUPRO 92.50.\n", File.ReadAllText(outGood));
+            r = Reliability.CliRunner.Run("fill", bad, "--sweeps", Path.Combine(dir, "sweeps"), "--out", outBad);
+            Reliability.CliRunner.AssertOneLineError(r, 1, "bad.md:2", "2 rows");
+            Assert.False(File.Exists(outBad));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+}
