@@ -166,7 +166,7 @@ public static class Charts
             plt.Legend.ManualItems.Add(new LegendItem { LabelText = stages[s], FillColor = palette.GetColor(s) });
         plt.Axes.Bottom.SetTicks(Enumerable.Range(0, groups.Count).Select(i => (double)i).ToArray(), groups.ToArray());
         plt.Axes.Margins(left: 0.3, right: 0.3, bottom: 0, top: 0.1);
-        plt.ShowLegend(Alignment.UpperRight);
+        plt.ShowLegend(Edge.Right); // outside the axes: a legend inside would hide the bars
         return Done(plt, caption);
     }
 }
