@@ -168,6 +168,19 @@ public class ReportDocumentTests
     }
 
     [Fact]
+    public void LongCurves_AreThinnedKeepingTheirEnds()
+    {
+        var x = Enumerable.Range(0, 10_001).Select(i => i / 10_000.0).ToArray();
+        var (tx, ty) = PatchCore.ReportDocument.Plots.Charts.Thin(new Curve(x, x), 4000);
+        Assert.True(tx.Length <= 4001, $"{tx.Length} points");
+        Assert.Equal(0, tx[0]);
+        Assert.Equal(1, tx[^1]);
+        Assert.Equal(tx, ty);
+        var small = new Curve([0, 1], [0, 1]);
+        Assert.Same(small.X, PatchCore.ReportDocument.Plots.Charts.Thin(small, 4000).X);
+    }
+
+    [Fact]
     public void PublishedNumbers_ParseTheTableAndThePixelLine()
     {
         var p = PublishedNumbers.Embedded();
