@@ -156,6 +156,21 @@ public class ReportDocumentTests
     }
 
     [Fact]
+    public void MultiCategoryFolder_ComparesEachCategoryAndTheirMean()
+    {
+        string root = TestPaths.TempDir();
+        ReportFixtures.Run(Path.Combine(root, "carpet"), "carpet", 0.1, 0, heatmaps: false);
+        ReportFixtures.Run(Path.Combine(root, "transistor"), "transistor", 0.1, 0, heatmaps: false);
+        File.WriteAllText(Path.Combine(root, "summary.csv"), "category,image_auroc,pixel_auroc,aupro,f1_max,total_s\n");
+        var content = Build(root);
+        var table = content.Sections.Single(s => s.Id == "published").Blocks.OfType<Table>().First();
+        Assert.Equal(["carpet", "transistor", "mean of the 2 measured categories"], table.Rows.Select(r => r[0]));
+        Assert.Equal("98.7", table.Rows[0][2]); // paper, 10% coreset, carpet
+        Assert.Equal("99 (all 15)", table.Rows[2][2]);
+        Assert.Empty(ReportInput.Load(root).SweptParams); // same config in both: nothing swept
+    }
+
+    [Fact]
     public void ImageRocFromScores_MatchesTheKnownAuroc_WithTies()
     {
         // scikit-learn's roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) = 0.75; a tie between classes counts half.
