@@ -152,8 +152,23 @@ public static class ReportBuilder
             }
             series.Add(new SweepSeries(g.Key, xs.ToArray(), means.ToArray(), sds.ToArray()));
         }
-        return Charts.Sweep(series, param, yLabel, caption, numeric ? null : texts.ToArray());
+        return Charts.Sweep(series, AxisLabel(param), yLabel, caption, numeric ? null : texts.ToArray());
     }
+
+    /// <summary>A swept parameter's axis label with its unit (the config key's meaning, README "Commands").</summary>
+    static string AxisLabel(string param) => param switch
+    {
+        "coreset" => "coreset (fraction of patch features kept)",
+        "k" => "k (nearest neighbours, count)",
+        "sigma" => "sigma (Gaussian blur of the maps, pixels)",
+        "resize" or "crop" => $"{param} (pixels)",
+        "patch_size" => "patch size (feature-map cells)",
+        "pretrain_dim" or "target_dim" or "projection_dim" => $"{param} (dimensions)",
+        "start_points" => "start points (count)",
+        "batch_size" => "batch size (images)",
+        "threads" => "threads (count)",
+        _ => param + " (as configured)",
+    };
 
     static Table SweepTable(ReportInput input)
     {

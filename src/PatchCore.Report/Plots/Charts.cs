@@ -48,7 +48,8 @@ public static class Charts
         var palette = new ScottPlot.Palettes.Category10();
         for (int i = 0; i < curves.Count; i++)
         {
-            var s = plt.Add.ScatterLine(curves[i].Curve.X, curves[i].Curve.Y, palette.GetColor(i));
+            var (xs, ys) = Thin(curves[i].Curve, MaxCurvePoints);
+            var s = plt.Add.ScatterLine(xs, ys, palette.GetColor(i));
             s.LineWidth = 2;
             s.LegendText = curves[i].Label;
         }
@@ -62,6 +63,21 @@ public static class Charts
         plt.Axes.SetLimits(-0.01, 1.01, -0.01, 1.01);
         plt.ShowLegend(Alignment.LowerRight);
         return Done(plt, caption);
+    }
+
+    /// <summary>A pixel curve may have a point per distinct pixel score (millions); the plot needs no more than this.</summary>
+    public const int MaxCurvePoints = 4000;
+
+    /// <summary>Every k-th point, always keeping the first and the last (the curve's ends), so a long curve plots fast.</summary>
+    public static (double[] X, double[] Y) Thin(Inputs.Curve c, int max)
+    {
+        int n = c.X.Length;
+        if (n <= max) return (c.X, c.Y);
+        int step = (n + max - 2) / (max - 1);
+        var xs = new List<double>(max + 1); var ys = new List<double>(max + 1);
+        for (int i = 0; i < n; i += step) { xs.Add(c.X[i]); ys.Add(c.Y[i]); }
+        if ((n - 1) % step != 0) { xs.Add(c.X[n - 1]); ys.Add(c.Y[n - 1]); }
+        return (xs.ToArray(), ys.ToArray());
     }
 
     /// <summary>Histograms of the good and the defective test images' scores on shared bins, and the threshold.</summary>
@@ -166,7 +182,7 @@ public static class Charts
             plt.Legend.ManualItems.Add(new LegendItem { LabelText = stages[s], FillColor = palette.GetColor(s) });
         plt.Axes.Bottom.SetTicks(Enumerable.Range(0, groups.Count).Select(i => (double)i).ToArray(), groups.ToArray());
         plt.Axes.Margins(left: 0.3, right: 0.3, bottom: 0, top: 0.1);
-        plt.ShowLegend(Alignment.UpperRight);
+        plt.ShowLegend(Edge.Right); // outside the axes: a legend inside would hide the bars
         return Done(plt, caption);
     }
 }

@@ -60,12 +60,14 @@ sealed class PdfLayout : IDisposable
     public List<string> Wrap(string text, XFont font, double width)
     {
         var lines = new List<string>();
-        foreach (var para in text.Replace("\r", "").Split('\n'))
+        foreach (var line in text.Replace("\r", "").Split('\n'))
         {
-            var current = "";
+            // Leading spaces are kept (indentation of code and JSON); the rest wraps at spaces.
+            string para = line.TrimStart(' ');
+            var current = new string(' ', line.Length - para.Length);
             foreach (var word in para.Split(' '))
             {
-                string candidate = current.Length == 0 ? word : current + " " + word;
+                string candidate = current.Trim().Length == 0 ? current + word : current + " " + word;
                 if (G.MeasureString(candidate, font).Width <= width) { current = candidate; continue; }
                 if (current.Length > 0) lines.Add(current);
                 current = word;

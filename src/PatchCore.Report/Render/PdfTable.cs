@@ -27,8 +27,24 @@ static class PdfTable
                 if (c < row.Count) natural[c] = Math.Max(natural[c], l.G.MeasureString(row[c], font).Width);
             natural[c] = Math.Min(natural[c], l.Width * 0.45) + 2 * pad;
         }
-        double total = natural.Sum();
-        var widths = natural.Select(w => total > l.Width ? w * l.Width / total : w).ToArray();
+        // Narrowing a column wraps its cells at spaces, never inside a word: each keeps its longest word's width,
+        // and only the room above that is shared out (proportionally) when the table is wider than the page.
+        var minimum = new double[cols];
+        for (int c = 0; c < cols; c++)
+        {
+            minimum[c] = LongestWord(l, t.Header[c], headFont);
+            foreach (var row in t.Rows) if (c < row.Count) minimum[c] = Math.Max(minimum[c], LongestWord(l, row[c], font));
+            minimum[c] = Math.Min(minimum[c] + 2 * pad, natural[c]);
+        }
+        double total = natural.Sum(), minTotal = minimum.Sum();
+        double[] widths;
+        if (total <= l.Width) widths = natural;
+        else if (minTotal < l.Width)
+        {
+            double share = (l.Width - minTotal) / (total - minTotal);
+            widths = natural.Select((w, c) => minimum[c] + (w - minimum[c]) * share).ToArray();
+        }
+        else widths = minimum.Select(w => w * l.Width / minTotal).ToArray(); // words are cut: the only way to fit
 
         l.Need(40);
         PdfRenderer.Caption(l, number, t.Caption, bold, captionFont);
@@ -41,6 +57,13 @@ static class PdfTable
             DrawRow(l, row, widths, font, lineH, pad, shaded: false);
         }
         l.Space(12);
+    }
+
+    static double LongestWord(PdfLayout l, string text, XFont font)
+    {
+        double w = 0;
+        foreach (var word in text.Split(' ', '\n')) w = Math.Max(w, l.G.MeasureString(word, font).Width);
+        return w;
     }
 
     static double RowHeight(PdfLayout l, IReadOnlyList<string> row, double[] widths, XFont font, double lineH, double pad)

@@ -156,6 +156,21 @@ public class ReportDocumentTests
     }
 
     [Fact]
+    public void MultiCategoryFolder_ComparesEachCategoryAndTheirMean()
+    {
+        string root = TestPaths.TempDir();
+        ReportFixtures.Run(Path.Combine(root, "carpet"), "carpet", 0.1, 0, heatmaps: false);
+        ReportFixtures.Run(Path.Combine(root, "transistor"), "transistor", 0.1, 0, heatmaps: false);
+        File.WriteAllText(Path.Combine(root, "summary.csv"), "category,image_auroc,pixel_auroc,aupro,f1_max,total_s\n");
+        var content = Build(root);
+        var table = content.Sections.Single(s => s.Id == "published").Blocks.OfType<Table>().First();
+        Assert.Equal(["carpet", "transistor", "mean of the 2 measured categories"], table.Rows.Select(r => r[0]));
+        Assert.Equal("98.7", table.Rows[0][2]); // paper, 10% coreset, carpet
+        Assert.Equal("99 (all 15)", table.Rows[2][2]);
+        Assert.Empty(ReportInput.Load(root).SweptParams); // same config in both: nothing swept
+    }
+
+    [Fact]
     public void ImageRocFromScores_MatchesTheKnownAuroc_WithTies()
     {
         // scikit-learn's roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) = 0.75; a tie between classes counts half.
@@ -165,6 +180,19 @@ public class ReportDocumentTests
         var tied = CurveMath.FromScores([R(0, 0.5), R(1, 0.5), R(1, 0.9), R(0, 0.1)]);
         Assert.Equal(0.875, CurveMath.Area(tied.ImageRoc!), 12);
         Assert.True(c.FromScores);
+    }
+
+    [Fact]
+    public void LongCurves_AreThinnedKeepingTheirEnds()
+    {
+        var x = Enumerable.Range(0, 10_001).Select(i => i / 10_000.0).ToArray();
+        var (tx, ty) = PatchCore.ReportDocument.Plots.Charts.Thin(new Curve(x, x), 4000);
+        Assert.True(tx.Length <= 4001, $"{tx.Length} points");
+        Assert.Equal(0, tx[0]);
+        Assert.Equal(1, tx[^1]);
+        Assert.Equal(tx, ty);
+        var small = new Curve([0, 1], [0, 1]);
+        Assert.Same(small.X, PatchCore.ReportDocument.Plots.Charts.Thin(small, 4000).X);
     }
 
     [Fact]
