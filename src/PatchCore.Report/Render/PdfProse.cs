@@ -9,8 +9,8 @@ namespace PatchCore.ReportDocument.Render;
 
 /// <summary>
 /// Markdown prose on the PDF pages: Markdig parses it (the same parser as the HTML), and this draws the blocks a
-/// report's text needs: headings, paragraphs, bullet and numbered lists, quotes, code and pipe tables (as rows of
-/// text). Inline emphasis and links are drawn as their plain text.
+/// report's text needs: headings, paragraphs, bullet and numbered lists, quotes, code and pipe tables (as grids, like the
+/// generated tables). Inline emphasis and links are drawn as their plain text.
 /// </summary>
 static class PdfProse
 {
@@ -62,13 +62,18 @@ static class PdfProse
                 l.Space(6);
                 break;
             case Table t:
+            {
+                var rows = new List<IReadOnlyList<string>>();
+                IReadOnlyList<string>? header = null;
                 foreach (var row in t.OfType<TableRow>())
                 {
-                    var cells = row.OfType<TableCell>().Select(c => string.Join(" ", c.OfType<ParagraphBlock>().Select(pb => InlineText(pb.Inline))));
-                    l.Text(string.Join("  |  ", cells), row.IsHeader ? new XFont(EmbeddedFonts.Family, body.Size, XFontStyleEx.Bold) : body, indent: indent);
+                    var cells = row.OfType<TableCell>().Select(c => string.Join(" ", c.OfType<ParagraphBlock>().Select(pb => InlineText(pb.Inline)))).ToList();
+                    if (row.IsHeader && header == null) header = cells; else rows.Add(cells);
                 }
+                if (header != null) PdfTable.DrawGrid(l, header, rows);
                 l.Space(6);
                 break;
+            }
             case ThematicBreakBlock:
                 l.Space(8);
                 break;

@@ -11,7 +11,16 @@ static class PdfTable
 {
     public static void Draw(PdfLayout l, Table t, string number, XFont bold, XFont captionFont)
     {
-        int cols = t.Header.Count;
+        l.Need(40);
+        PdfRenderer.Caption(l, number, t.Caption, bold, captionFont);
+        l.Space(-6);
+        DrawGrid(l, t.Header, t.Rows);
+    }
+
+    /// <summary>The table's grid alone (no caption): also the prose's Markdown tables.</summary>
+    public static void DrawGrid(PdfLayout l, IReadOnlyList<string> header, IReadOnlyList<IReadOnlyList<string>> rows)
+    {
+        int cols = header.Count;
         double size = cols > 8 ? 6.5 : 7.5;
         var font = new XFont(EmbeddedFonts.Family, size);
         var headFont = new XFont(EmbeddedFonts.Family, size, XFontStyleEx.Bold);
@@ -22,8 +31,8 @@ static class PdfTable
         var natural = new double[cols];
         for (int c = 0; c < cols; c++)
         {
-            natural[c] = l.G.MeasureString(t.Header[c], headFont).Width;
-            foreach (var row in t.Rows)
+            natural[c] = l.G.MeasureString(header[c], headFont).Width;
+            foreach (var row in rows)
                 if (c < row.Count) natural[c] = Math.Max(natural[c], l.G.MeasureString(row[c], font).Width);
             natural[c] = Math.Min(natural[c], l.Width * 0.45) + 2 * pad;
         }
@@ -32,8 +41,8 @@ static class PdfTable
         var minimum = new double[cols];
         for (int c = 0; c < cols; c++)
         {
-            minimum[c] = LongestWord(l, t.Header[c], headFont);
-            foreach (var row in t.Rows) if (c < row.Count) minimum[c] = Math.Max(minimum[c], LongestWord(l, row[c], font));
+            minimum[c] = LongestWord(l, header[c], headFont);
+            foreach (var row in rows) if (c < row.Count) minimum[c] = Math.Max(minimum[c], LongestWord(l, row[c], font));
             minimum[c] = Math.Min(minimum[c] + 2 * pad, natural[c]);
         }
         double total = natural.Sum(), minTotal = minimum.Sum();
@@ -46,14 +55,12 @@ static class PdfTable
         }
         else widths = minimum.Select(w => w * l.Width / minTotal).ToArray(); // words are cut: the only way to fit
 
-        l.Need(40);
-        PdfRenderer.Caption(l, number, t.Caption, bold, captionFont);
-        l.Space(-6);
-        DrawRow(l, t.Header, widths, headFont, lineH, pad, shaded: true);
-        foreach (var row in t.Rows)
+        l.Need(30);
+        DrawRow(l, header, widths, headFont, lineH, pad, shaded: true);
+        foreach (var row in rows)
         {
             double h = RowHeight(l, row, widths, font, lineH, pad);
-            if (l.Y + h > 842 - PdfLayout.Margin) { l.NewPage(); DrawRow(l, t.Header, widths, headFont, lineH, pad, shaded: true); }
+            if (l.Y + h > 842 - PdfLayout.Margin) { l.NewPage(); DrawRow(l, header, widths, headFont, lineH, pad, shaded: true); }
             DrawRow(l, row, widths, font, lineH, pad, shaded: false);
         }
         l.Space(12);
