@@ -22,7 +22,7 @@ namespace PatchCore.Cli
         static readonly Type[] Verbs =
         [
             typeof(RunCommand), typeof(FitCommand), typeof(PredictCommand), typeof(EvaluateCommand), typeof(FeaturesCommand),
-            typeof(ConvertCommand), typeof(BenchCommand), typeof(SweepCommand), typeof(ReportCommand), typeof(FillCommand),
+            typeof(ConvertCommand), typeof(BenchCommand), typeof(SweepCommand), typeof(ReportCommand), typeof(FillCommand), typeof(FinetuneCommand),
         ];
 
         public static int Main(string[] args)

@@ -4,7 +4,7 @@ namespace PatchCore.Backends.Cpu;
 /// The fast CPU backend, the default without a GPU: SIMD (Vector256/Vector512, TensorPrimitives) and all
 /// cores. One file per op; each op is tested against <see cref="Reference.ReferenceBackend"/>.
 /// </summary>
-public sealed partial class CpuBackend : IBackend, IPoisonableBackend
+public sealed partial class CpuBackend : ITrainingBackend, IPoisonableBackend
 {
     public CpuBackend(int threads = 0)
     {
