@@ -22,7 +22,7 @@ namespace PatchCore.Cli
         static readonly Type[] Verbs =
         [
             typeof(RunCommand), typeof(FitCommand), typeof(PredictCommand), typeof(EvaluateCommand), typeof(FeaturesCommand),
-            typeof(ConvertCommand), typeof(BenchCommand),
+            typeof(ConvertCommand), typeof(BenchCommand), typeof(FinetuneCommand),
         ];
 
         public static int Main(string[] args)

@@ -1,0 +1,100 @@
+using CommandLine;
+using PatchCore.Backends;
+using PatchCore.Data;
+using PatchCore.FineTuning;
+using PatchCore.IO;
+using PatchCore.Weights;
+
+namespace PatchCore.Cli.Commands;
+
+/// <summary>
+/// `pcnative finetune --category C --task rotation --epochs N --out W.safetensors`: self-supervised fine-tuning of
+/// the backbone on a category's train/good images (issue 13). Every hyperparameter is a flag and a --config key
+/// (<see cref="FineTuneConfig"/>; flags over the file over the defaults). Writes the fine-tuned weights (usable by
+/// `run --weights` and `fit --weights` unchanged), a checkpoint per epoch (W.safetensors.ckpt) and resumes from
+/// it with --resume.
+/// </summary>
+[Verb("finetune", HelpText = "Fine-tune the backbone on a category's nominal images (rotation prediction) and write new weights.")]
+public sealed class FinetuneCommand : ICommand
+{
+    [Option("category", HelpText = "Category under the data root (default: the synthetic demo).")] public string? Category { get; set; }
+    [Option("data-root", HelpText = "Dataset root (default $PCNATIVE_DATA or data/mvtec).")] public string? DataRoot { get; set; }
+    [Option("out", Required = true, HelpText = "Output weight file (safetensors).")] public string Out { get; set; } = "";
+    [Option("weights", HelpText = "Base weights (default weights/resnet18-cntk.safetensors).")] public string? Weights { get; set; }
+    [Option("backend", Default = "cpu", HelpText = "cpu | reference (a backend that can train).")] public string Backend { get; set; } = "cpu";
+    [Option("threads", Default = 0, HelpText = "CPU threads (0 = all cores).")] public int Threads { get; set; }
+    [Option("config", HelpText = "JSON file of fine-tuning settings (keys = flag names).")] public string? Config { get; set; }
+    [Option("resume", HelpText = "Continue from the checkpoint OUT.ckpt if it exists.")] public bool Resume { get; set; }
+    [Option("checkpoint", HelpText = "Checkpoint file (default OUT.ckpt).")] public string? Checkpoint { get; set; }
+
+    [Option("task", HelpText = "rotation")] public string? Task { get; set; }
+    [Option("epochs", HelpText = "Epochs (default 5).")] public int? Epochs { get; set; }
+    [Option("train-stages", HelpText = "Trained stages: layer3 (default) or layer2,layer3.")] public string? TrainStages { get; set; }
+    [Option("learning-rate", HelpText = "Peak learning rate (default 0.01).")] public double? LearningRate { get; set; }
+    [Option("min-learning-rate", HelpText = "Learning rate at the end of the cosine (default 0).")] public double? MinLearningRate { get; set; }
+    [Option("optimizer", HelpText = "sgd (default) | adamw")] public string? Optimizer { get; set; }
+    [Option("momentum", HelpText = "SGD momentum (default 0.9).")] public double? Momentum { get; set; }
+    [Option("weight-decay", HelpText = "Weight decay (default 1e-4).")] public double? WeightDecay { get; set; }
+    [Option("warmup-epochs", HelpText = "Linear warm-up in epochs (default 0.5).")] public double? WarmupEpochs { get; set; }
+    [Option("batchnorm", HelpText = "frozen (default) | train")] public string? BatchNorm { get; set; }
+    [Option("feature-penalty", HelpText = "λ of the L2 distance to the pretrained layer2/layer3 features (default 0).")] public double? FeaturePenalty { get; set; }
+    [Option("l2sp", HelpText = "λ of L2-SP on the trained weights (default 0).")] public double? L2sp { get; set; }
+    [Option("batch", HelpText = "Source images per step (default 8; rotation makes 4 rows of each).")] public int? Batch { get; set; }
+    [Option("holdout", HelpText = "Share of train/good held out for accuracy (default 0.1).")] public double? Holdout { get; set; }
+    [Option("seed", HelpText = "Seed (default 0).")] public int? Seed { get; set; }
+    [Option("resize", HelpText = "Shorter side before the crop (default 256).")] public int? Resize { get; set; }
+    [Option("crop", HelpText = "Centre crop (default 224).")] public int? Crop { get; set; }
+    [Option("max-images", HelpText = "Use at most this many train/good images (default all).")] public int? MaxImages { get; set; }
+
+    public FineTuneConfig BuildConfig()
+    {
+        var c = new FineTuneConfig();
+        if (Config != null)
+        {
+            if (!File.Exists(Config)) throw new UserError($"--config {Config}: file not found");
+            c = FineTuneConfig.FromJson(File.ReadAllText(Config), Config);
+        }
+        c = c with
+        {
+            Task = Task ?? c.Task, Epochs = Epochs ?? c.Epochs, TrainStages = TrainStages ?? c.TrainStages,
+            LearningRate = LearningRate ?? c.LearningRate, MinLearningRate = MinLearningRate ?? c.MinLearningRate,
+            Optimizer = Optimizer ?? c.Optimizer, Momentum = Momentum ?? c.Momentum, WeightDecay = WeightDecay ?? c.WeightDecay,
+            WarmupEpochs = WarmupEpochs ?? c.WarmupEpochs, BatchNorm = BatchNorm ?? c.BatchNorm,
+            FeaturePenalty = FeaturePenalty ?? c.FeaturePenalty, L2sp = L2sp ?? c.L2sp, Batch = Batch ?? c.Batch,
+            Holdout = Holdout ?? c.Holdout, Seed = Seed ?? c.Seed, Resize = Resize ?? c.Resize, Crop = Crop ?? c.Crop,
+            MaxImages = MaxImages ?? c.MaxImages,
+        };
+        try { c.Validate(); }
+        catch (ArgumentException e) { throw new UserError(e.Message); }
+        return c;
+    }
+
+    public int Execute()
+    {
+        var config = BuildConfig();
+        string weightsPath = WeightLocator.Find(Weights ?? Path.Combine("weights", "resnet18-cntk.safetensors"));
+        if (!File.Exists(weightsPath)) throw new UserError($"{weightsPath}: weight file not found (./build.sh makes the default; or pcnative convert)");
+        var weights = WeightFile.Load(weightsPath);
+        var data = DatasetArgs.Resolve(Category, DataRoot, out _);
+        var paths = data.TrainImages.ToList();
+        if (config.MaxImages > 0 && paths.Count > config.MaxImages) paths = paths.Take(config.MaxImages).ToList();
+        var spec = new ResizeSpec(config.Resize, config.Crop);
+        var norm = weights.Metadata.ToNormalization();
+        var images = new NominalImage[paths.Count];
+        Parallel.For(0, paths.Count, i =>
+            images[i] = new NominalImage(Preprocessing.ToInput(ImageFile.Decode(paths[i]), spec, norm), config.Crop, config.Crop, paths[i]));
+
+        using var backend = BackendFactory.Create(new BackendFactory.Options(Backend, Threads));
+        if (backend is not ITrainingBackend trainer) throw new UserError($"--backend {Backend}: this backend cannot train (cpu or reference can)");
+        using IFineTuneTask task = config.Task switch { _ => new RotationTask() };
+        string checkpoint = Checkpoint ?? Out + ".ckpt";
+        Console.Error.WriteLine($"finetune: {task.Name} on {data.Category} ({images.Length} train/good images), stages {config.TrainStages}, {config.Epochs} epochs, backend {backend.Name}");
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        FineTuneResult result;
+        try { result = new FineTuner(trainer, weights, task, config, line => Console.WriteLine(line)).Run(images, checkpoint, Resume); }
+        catch (ArgumentException e) { throw new UserError(e.Message); }
+        FineTuner.Save(result, Out);
+        Console.WriteLine($"wrote {Out} ({sw.Elapsed.TotalSeconds:F0} s); checkpoint {checkpoint}");
+        return 0;
+    }
+}

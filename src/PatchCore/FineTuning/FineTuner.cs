@@ -1,0 +1,244 @@
+using System.Globalization;
+using PatchCore.Backbone;
+using PatchCore.Backends;
+using PatchCore.Tensors;
+using PatchCore.Weights;
+
+namespace PatchCore.FineTuning;
+
+/// <summary>What a run produced: the fine-tuned weights (with their provenance metadata) and the epochs.</summary>
+public sealed record FineTuneResult(WeightFile Weights, Dictionary<string, string> Provenance, IReadOnlyList<EpochRecord> History);
+
+/// <summary>
+/// The fine-tuning loop (issue 13): held-out split, epochs of shuffled batches, the task's loss, the optional
+/// feature penalty and L2-SP, the optimiser (SGD with momentum or AdamW, weight decay) under a cosine schedule with
+/// linear warm-up, a held-out evaluation and an atomic checkpoint per epoch, resume. Task-agnostic: everything
+/// specific to a task is behind <see cref="IFineTuneTask"/>. Deterministic for a seed on the CPU backends (the ops
+/// are, and every random choice comes from generators seeded by (seed, epoch)).
+/// </summary>
+public sealed class FineTuner(ITrainingBackend backend, WeightFile weights, IFineTuneTask task, FineTuneConfig config, Action<string>? log = null)
+{
+    sealed class Slot
+    {
+        public required TrainableParameter Parameter;
+        public DeviceTensor? A, B; // SGD momentum / AdamW m and v
+        public float[]? Pretrained; // for L2-SP
+    }
+
+    /// <summary>Runs the epochs not yet done. <paramref name="stopAfterEpochs"/>: stop once that many epochs are done
+    /// (an interruption, for tests of resume); the result then holds the weights so far.</summary>
+    public FineTuneResult Run(IReadOnlyList<NominalImage> images, string? checkpointPath = null, bool resume = false, int? stopAfterEpochs = null)
+    {
+        var c = config;
+        c.Validate();
+        if (images.Count < 2) throw new ArgumentException($"fine-tuning needs at least 2 images, got {images.Count}");
+        // Held-out split: a seeded permutation, the first share held out.
+        var order = Enumerable.Range(0, images.Count).ToArray();
+        new Random(c.Seed).Shuffle(order);
+        int held = c.Holdout > 0 ? Math.Clamp((int)Math.Round(c.Holdout * images.Count), 1, images.Count - 1) : 0;
+        var heldOut = order[..held].Select(i => images[i]).ToArray();
+        var train = order[held..].Select(i => images[i]).ToArray();
+
+        var mode = c.BatchNorm == "train" ? BatchNormMode.Train : BatchNormMode.Frozen;
+        using var net = TrainableResNet.Create(backend, weights, c.TrainStages.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), mode);
+        task.Initialize(backend, net.OutputChannels, new Random(c.Seed ^ 0x5eed));
+        var penaltyLayers = c.FeaturePenalty > 0 ? net.TrainedStages.Where(s => s is "layer2" or "layer3").ToArray() : [];
+
+        var slots = new List<Slot>();
+        foreach (var p in net.Parameters.Where(p => p.Trained))
+            slots.Add(new Slot { Parameter = p, Pretrained = c.L2sp > 0 ? Host(p.Value) : null });
+        foreach (var p in task.Parameters) slots.Add(new Slot { Parameter = p });
+        foreach (var s in slots)
+        {
+            s.A = backend.Upload(new float[s.Parameter.Value.Length], s.Parameter.Value.Shape);
+            if (c.Optimizer == "adamw") s.B = backend.Upload(new float[s.Parameter.Value.Length], s.Parameter.Value.Shape);
+        }
+        var everything = net.Parameters.Concat(task.Parameters).ToArray();
+        try
+        {
+            int stepsPerEpoch = (train.Length + c.Batch - 1) / c.Batch;
+            int totalSteps = stepsPerEpoch * c.Epochs;
+            int warmup = Math.Min(totalSteps, (int)Math.Round(c.WarmupEpochs * stepsPerEpoch));
+            int step = 0, startEpoch = 0;
+            var history = new List<EpochRecord>();
+            if (resume && checkpointPath != null && File.Exists(checkpointPath))
+            {
+                var ck = FineTuneCheckpoint.Load(checkpointPath);
+                if (ck.ConfigJson != c.ToJson()) throw new InvalidDataException($"{checkpointPath}: made with another configuration ({ck.ConfigJson})");
+                if (ck.BaseHash != weights.Identity) throw new InvalidDataException($"{checkpointPath}: made from other base weights");
+                foreach (var p in everything) Restore(ck, "value/" + p.Name, p.Value, checkpointPath);
+                foreach (var s in slots)
+                {
+                    Restore(ck, (c.Optimizer == "adamw" ? "adamw.m/" : "sgd.momentum/") + s.Parameter.Name, s.A!, checkpointPath);
+                    if (s.B != null) Restore(ck, "adamw.v/" + s.Parameter.Name, s.B, checkpointPath);
+                }
+                step = ck.Step;
+                startEpoch = ck.EpochsDone;
+                history = ck.History;
+                log?.Invoke($"resumed from {checkpointPath}: {startEpoch} of {c.Epochs} epochs done");
+            }
+
+            for (int epoch = startEpoch; epoch < Math.Min(c.Epochs, stopAfterEpochs ?? c.Epochs); epoch++)
+            {
+                var rng = new Random(unchecked(c.Seed * 1000003 + epoch));
+                var perm = Enumerable.Range(0, train.Length).ToArray();
+                rng.Shuffle(perm);
+                double lossSum = 0, lr = 0;
+                int batches = 0;
+                for (int start = 0; start < perm.Length; start += c.Batch)
+                {
+                    int count = Math.Min(task.ImagesPerBatch(c.Batch), perm.Length - start);
+                    var batchImages = new NominalImage[count];
+                    for (int i = 0; i < count; i++) batchImages[i] = train[perm[start + i]];
+                    lr = LearningRateSchedule.CosineWithWarmup(step, totalSteps, warmup, c.LearningRate, c.MinLearningRate);
+                    lossSum += TrainStep(net, batchImages, rng, penaltyLayers, slots, step, lr);
+                    batches++;
+                    step++;
+                }
+                var (heldLoss, heldAccuracy) = Evaluate(net, heldOut);
+                var record = new EpochRecord(epoch + 1, lossSum / batches, heldLoss, heldAccuracy, lr);
+                history.Add(record);
+                log?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                    $"epoch {epoch + 1}/{c.Epochs}: train loss {record.TrainLoss:F4}, held-out loss {heldLoss:F4}, held-out accuracy {100 * heldAccuracy:F1}% ({heldOut.Length} images), lr {lr:G4}"));
+                if (checkpointPath != null) SaveCheckpoint(checkpointPath, epoch + 1, step, history, everything, slots);
+            }
+            var provenance = Provenance(history);
+            return new FineTuneResult(net.ToWeights(), provenance, history);
+        }
+        finally
+        {
+            foreach (var s in slots) { s.A?.Dispose(); s.B?.Dispose(); }
+        }
+    }
+
+    /// <summary>One optimiser step; returns the task loss (penalties excluded, reported apart in the log).</summary>
+    double TrainStep(TrainableResNet net, NominalImage[] images, Random rng, string[] penaltyLayers, List<Slot> slots, int step, double lr)
+    {
+        var c = config;
+        var batch = task.MakeBatch(images, rng, training: true);
+        using var x = backend.Upload(batch.Input, batch.Rows, 3, batch.Height, batch.Width);
+        using var pass = net.Forward(x, training: true, penaltyLayers);
+        var (result, dfeatures) = task.Loss(backend, pass.Outputs[net.OutputStage], batch, gradient: true);
+        var grads = new Dictionary<string, DeviceTensor> { [net.OutputStage] = dfeatures! };
+        try
+        {
+            // Feature penalty λ·mean((f − f0)²) per layer: gradient 2λ(f − f0)/count, computed on the host.
+            foreach (var layer in penaltyLayers)
+            {
+                var f = Host(pass.Outputs[layer]);
+                var f0 = Host(pass.FrozenOutputs[layer]);
+                var g = new float[f.Length];
+                double scale = 2 * c.FeaturePenalty / f.Length;
+                for (int i = 0; i < f.Length; i++) g[i] = (float)(scale * (f[i] - f0[i]));
+                var gt = backend.Upload(g, pass.Outputs[layer].Shape);
+                if (grads.TryGetValue(layer, out var existing)) { grads[layer] = backend.Add(existing, gt); existing.Dispose(); gt.Dispose(); }
+                else grads[layer] = gt;
+            }
+            net.Backward(pass, grads);
+        }
+        finally { foreach (var g in grads.Values) g.Dispose(); }
+
+        foreach (var s in slots)
+        {
+            var p = s.Parameter;
+            var gradient = p.Gradient ?? throw new InvalidOperationException($"{p.Name}: no gradient after backward");
+            if (s.Pretrained != null)
+            {
+                // L2-SP: λ/2·‖w − w0‖² adds λ(w − w0) to the gradient.
+                var w = Host(p.Value);
+                var gh = Host(gradient);
+                for (int i = 0; i < gh.Length; i++) gh[i] += (float)(c.L2sp * (w[i] - s.Pretrained[i]));
+                gradient = backend.Upload(gh, p.Value.Shape);
+            }
+            if (c.Optimizer == "adamw")
+                backend.AdamWStep(p.Value, gradient, s.A!, s.B!, step + 1, new AdamWOptions(WeightDecay: c.WeightDecay), lr);
+            else
+                backend.SgdStep(p.Value, gradient, s.A!, new SgdOptions(c.Momentum, c.WeightDecay), lr);
+            if (!ReferenceEquals(gradient, p.Gradient)) gradient.Dispose();
+            p.ClearGradient();
+        }
+        return result.Loss;
+    }
+
+    /// <summary>Held-out loss (mean over batches weighted by rows) and accuracy, BN on running statistics.</summary>
+    (double Loss, double Accuracy) Evaluate(TrainableResNet net, NominalImage[] heldOut)
+    {
+        if (heldOut.Length == 0) return (double.NaN, double.NaN);
+        double lossSum = 0;
+        long rows = 0, correct = 0, total = 0;
+        var rng = new Random(config.Seed);
+        for (int start = 0; start < heldOut.Length; start += config.Batch)
+        {
+            var images = heldOut[start..Math.Min(heldOut.Length, start + config.Batch)];
+            var batch = task.MakeBatch(images, rng, training: false);
+            using var x = backend.Upload(batch.Input, batch.Rows, 3, batch.Height, batch.Width);
+            using var pass = net.Forward(x, training: false);
+            var (r, _) = task.Loss(backend, pass.Outputs[net.OutputStage], batch, gradient: false);
+            lossSum += r.Loss * batch.Rows;
+            rows += batch.Rows;
+            correct += r.Correct;
+            total += r.Total;
+        }
+        return (lossSum / rows, total == 0 ? double.NaN : (double)correct / total);
+    }
+
+    void SaveCheckpoint(string path, int epochsDone, int step, List<EpochRecord> history, TrainableParameter[] everything, List<Slot> slots)
+    {
+        var tensors = new Dictionary<string, Tensor>();
+        foreach (var p in everything) tensors["value/" + p.Name] = new Tensor(Host(p.Value), p.Value.Shape);
+        foreach (var s in slots)
+        {
+            tensors[(config.Optimizer == "adamw" ? "adamw.m/" : "sgd.momentum/") + s.Parameter.Name] = new Tensor(Host(s.A!), s.A!.Shape);
+            if (s.B != null) tensors["adamw.v/" + s.Parameter.Name] = new Tensor(Host(s.B), s.B.Shape);
+        }
+        new FineTuneCheckpoint
+        {
+            EpochsDone = epochsDone, Step = step, ConfigJson = config.ToJson(), BaseHash = weights.Identity,
+            History = [.. history], Tensors = tensors,
+        }.Save(path);
+    }
+
+    void Restore(FineTuneCheckpoint ck, string name, DeviceTensor into, string path)
+    {
+        if (!ck.Tensors.TryGetValue(name, out var t) || !t.Shape.AsSpan().SequenceEqual(into.Shape))
+            throw new InvalidDataException($"{path}: checkpoint lacks '{name}' {into.ShapeString}");
+        // The optimiser updates tensors in place, so the checkpoint's values go into the existing tensors.
+        // ITrainingBackend has no in-place copy op yet: host tensors are written directly; a device backend refuses.
+        if (into is not HostDeviceTensor h)
+            throw new NotSupportedException("resume on a device backend needs an in-place copy op (not yet in ITrainingBackend)");
+        t.Data.AsSpan(0, (int)t.Length).CopyTo(h.Span);
+    }
+
+    float[] Host(DeviceTensor t)
+    {
+        var v = new float[t.Length];
+        backend.Download(t, v);
+        return v;
+    }
+
+    Dictionary<string, string> Provenance(List<EpochRecord> history)
+    {
+        var last = history[^1];
+        string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+        return new Dictionary<string, string>
+        {
+            ["finetune.task"] = task.Name,
+            ["finetune.base_sha256"] = weights.Identity,
+            ["finetune.config"] = config.ToJson(),
+            ["finetune.seed"] = config.Seed.ToString(CultureInfo.InvariantCulture),
+            ["finetune.final_train_loss"] = F(last.TrainLoss),
+            ["finetune.final_heldout_loss"] = F(last.HeldOutLoss),
+            ["finetune.final_heldout_accuracy"] = F(last.HeldOutAccuracy),
+            ["finetune.history"] = System.Text.Json.JsonSerializer.Serialize(history, FineTuneCheckpoint.HistoryJson),
+        };
+    }
+
+    /// <summary>Writes fine-tuned weights: the usual weight metadata plus the provenance keys, atomically.</summary>
+    public static void Save(FineTuneResult result, string path)
+    {
+        WeightValidation.Validate(result.Weights.Metadata, result.Weights.Tensors, path);
+        var meta = WeightMetadataCodec.ToStrings(result.Weights.Metadata);
+        foreach (var (k, v) in result.Provenance) meta[k] = v;
+        Safetensors.Write(path, result.Weights.Tensors, meta);
+    }
+}
