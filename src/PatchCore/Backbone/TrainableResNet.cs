@@ -160,8 +160,9 @@ public sealed class TrainableResNet : IDisposable
                 for (int b = stages[s].Length - 1; b >= 0; b--)
                 {
                     bool needInput = s > 0 || b > 0; // the frozen prefix needs no gradient
-                    var next = stages[s][b].Backward(backend, d, pass.Caches[s][b], needInput);
-                    d.Dispose();
+                    // d is non-null here: only the very first block (needInput false) returns null, and it is the last.
+                    var next = stages[s][b].Backward(backend, d!, pass.Caches[s][b], needInput);
+                    d!.Dispose();
                     d = next;
                 }
             }
