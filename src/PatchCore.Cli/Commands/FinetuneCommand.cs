@@ -46,8 +46,8 @@ public sealed class FinetuneCommand : ICommand
     [Option("crop", HelpText = "Centre crop (default 224).")] public int? Crop { get; set; }
     [Option("max-images", HelpText = "Use at most this many train/good images (default all).")] public int? MaxImages { get; set; }
     [Option("temperature", HelpText = "contrastive: NT-Xent temperature τ (default 0.5).")] public double? Temperature { get; set; }
-    [Option("projection-hidden", HelpText = "contrastive: projection head hidden width (default 512).")] public int? ProjectionHidden { get; set; }
-    [Option("projection-dim", HelpText = "contrastive: projection head output width (default 128).")] public int? ProjectionDim { get; set; }
+    [Option("head-hidden", HelpText = "contrastive: projection head hidden width (default 512).")] public int? ProjectionHidden { get; set; }
+    [Option("head-dim", HelpText = "contrastive: projection head output width (default 128).")] public int? ProjectionDim { get; set; }
     [Option("cutmix-negatives", HelpText = "contrastive: CutMix images per batch as extra negatives (default 4; 0 = plain SimCLR).")] public int? CutMixNegatives { get; set; }
     [Option("cutmix-area-min", HelpText = "contrastive: smallest pasted area share (default 0.02).")] public double? CutMixAreaMin { get; set; }
     [Option("cutmix-area-max", HelpText = "contrastive: largest pasted area share (default 0.15).")] public double? CutMixAreaMax { get; set; }

@@ -34,8 +34,8 @@ public sealed record ContrastiveOptions
         static void Need(bool ok, string flag, object value, string rule) { if (!ok) throw new ArgumentException($"--{flag} {value}: {rule}"); }
         static bool Share(double v) => v is >= 0 and <= 1;
         Need(Temperature > 0 && double.IsFinite(Temperature), "temperature", Temperature, "must be a finite number > 0");
-        Need(ProjectionHidden is >= 1 and <= 65536, "projection-hidden", ProjectionHidden, "must be 1..65536");
-        Need(ProjectionDim is >= 1 and <= 65536, "projection-dim", ProjectionDim, "must be 1..65536");
+        Need(ProjectionHidden is >= 1 and <= 65536, "head-hidden", ProjectionHidden, "must be 1..65536");
+        Need(ProjectionDim is >= 1 and <= 65536, "head-dim", ProjectionDim, "must be 1..65536");
         Need(CutMixNegatives is >= 0 and <= 4096, "cutmix-negatives", CutMixNegatives, "must be 0..4096");
         Need(Share(CutMixAreaMin), "cutmix-area-min", CutMixAreaMin, "must be in [0, 1]");
         Need(Share(CutMixAreaMax) && CutMixAreaMax >= CutMixAreaMin, "cutmix-area-max", CutMixAreaMax, "must be in [cutmix-area-min, 1]");

@@ -40,8 +40,8 @@ public sealed record FineTuneConfig
 
     // ---- contrastive task (SimCLR NT-Xent + CutMix negatives; see ContrastiveOptions for the defaults' reasons) ----
     [JsonPropertyName("temperature")] public double Temperature { get; init; } = 0.5;
-    [JsonPropertyName("projection-hidden")] public int ProjectionHidden { get; init; } = 512;
-    [JsonPropertyName("projection-dim")] public int ProjectionDim { get; init; } = 128;
+    [JsonPropertyName("head-hidden")] public int ProjectionHidden { get; init; } = 512;
+    [JsonPropertyName("head-dim")] public int ProjectionDim { get; init; } = 128;
     /// <summary>CutMix images per training batch, extra negatives for every anchor (0 = plain SimCLR).</summary>
     [JsonPropertyName("cutmix-negatives")] public int CutMixNegatives { get; init; } = 4;
     [JsonPropertyName("cutmix-area-min")] public double CutMixAreaMin { get; init; } = 0.02;
