@@ -14,7 +14,7 @@ namespace PatchCore.Cli.Commands;
 /// `run --weights` and `fit --weights` unchanged), a checkpoint per epoch (W.safetensors.ckpt) and resumes from
 /// it with --resume.
 /// </summary>
-[Verb("finetune", HelpText = "Fine-tune the backbone on a category's nominal images (rotation prediction) and write new weights.")]
+[Verb("finetune", HelpText = "Fine-tune the backbone on a category's nominal images (rotation prediction or SimCLR contrastive) and write new weights.")]
 public sealed class FinetuneCommand : ICommand
 {
     [Option("category", HelpText = "Category under the data root (default: the synthetic demo).")] public string? Category { get; set; }
@@ -27,7 +27,7 @@ public sealed class FinetuneCommand : ICommand
     [Option("resume", HelpText = "Continue from the checkpoint OUT.ckpt if it exists.")] public bool Resume { get; set; }
     [Option("checkpoint", HelpText = "Checkpoint file (default OUT.ckpt).")] public string? Checkpoint { get; set; }
 
-    [Option("task", HelpText = "rotation")] public string? Task { get; set; }
+    [Option("task", HelpText = "rotation (default) | contrastive (SimCLR NT-Xent with CutMix negatives)")] public string? Task { get; set; }
     [Option("epochs", HelpText = "Epochs (default 5).")] public int? Epochs { get; set; }
     [Option("train-stages", HelpText = "Trained stages: layer3 (default) or layer2,layer3.")] public string? TrainStages { get; set; }
     [Option("learning-rate", HelpText = "Peak learning rate (default 0.01).")] public double? LearningRate { get; set; }
@@ -45,6 +45,21 @@ public sealed class FinetuneCommand : ICommand
     [Option("resize", HelpText = "Shorter side before the crop (default 256).")] public int? Resize { get; set; }
     [Option("crop", HelpText = "Centre crop (default 224).")] public int? Crop { get; set; }
     [Option("max-images", HelpText = "Use at most this many train/good images (default all).")] public int? MaxImages { get; set; }
+    [Option("temperature", HelpText = "contrastive: NT-Xent temperature τ (default 0.5).")] public double? Temperature { get; set; }
+    [Option("head-hidden", HelpText = "contrastive: projection head hidden width (default 512).")] public int? ProjectionHidden { get; set; }
+    [Option("head-dim", HelpText = "contrastive: projection head output width (default 128).")] public int? ProjectionDim { get; set; }
+    [Option("cutmix-negatives", HelpText = "contrastive: CutMix images per batch as extra negatives (default 4; 0 = plain SimCLR).")] public int? CutMixNegatives { get; set; }
+    [Option("cutmix-area-min", HelpText = "contrastive: smallest pasted area share (default 0.02).")] public double? CutMixAreaMin { get; set; }
+    [Option("cutmix-area-max", HelpText = "contrastive: largest pasted area share (default 0.15).")] public double? CutMixAreaMax { get; set; }
+    [Option("crop-scale-min", HelpText = "contrastive: random resized crop, smallest area share (default 0.08).")] public double? CropScaleMin { get; set; }
+    [Option("crop-scale-max", HelpText = "contrastive: random resized crop, largest area share (default 1).")] public double? CropScaleMax { get; set; }
+    [Option("crop-ratio-min", HelpText = "contrastive: random resized crop, smallest aspect w/h (default 0.75).")] public double? CropRatioMin { get; set; }
+    [Option("crop-ratio-max", HelpText = "contrastive: random resized crop, largest aspect w/h (default 1.333).")] public double? CropRatioMax { get; set; }
+    [Option("flip", HelpText = "contrastive: horizontal flip probability (default 0.5).")] public double? FlipProbability { get; set; }
+    [Option("brightness", HelpText = "contrastive: colour jitter brightness strength (default 0.4).")] public double? Brightness { get; set; }
+    [Option("contrast", HelpText = "contrastive: colour jitter contrast strength (default 0.4).")] public double? Contrast { get; set; }
+    [Option("saturation", HelpText = "contrastive: colour jitter saturation strength (default 0.4).")] public double? Saturation { get; set; }
+    [Option("jitter-probability", HelpText = "contrastive: probability a view is colour-jittered (default 0.8).")] public double? JitterProbability { get; set; }
 
     public FineTuneConfig BuildConfig()
     {
@@ -63,6 +78,14 @@ public sealed class FinetuneCommand : ICommand
             FeaturePenalty = FeaturePenalty ?? c.FeaturePenalty, L2sp = L2sp ?? c.L2sp, Batch = Batch ?? c.Batch,
             Holdout = Holdout ?? c.Holdout, Seed = Seed ?? c.Seed, Resize = Resize ?? c.Resize, Crop = Crop ?? c.Crop,
             MaxImages = MaxImages ?? c.MaxImages,
+            Temperature = Temperature ?? c.Temperature, ProjectionHidden = ProjectionHidden ?? c.ProjectionHidden,
+            ProjectionDim = ProjectionDim ?? c.ProjectionDim, CutMixNegatives = CutMixNegatives ?? c.CutMixNegatives,
+            CutMixAreaMin = CutMixAreaMin ?? c.CutMixAreaMin, CutMixAreaMax = CutMixAreaMax ?? c.CutMixAreaMax,
+            CropScaleMin = CropScaleMin ?? c.CropScaleMin, CropScaleMax = CropScaleMax ?? c.CropScaleMax,
+            CropRatioMin = CropRatioMin ?? c.CropRatioMin, CropRatioMax = CropRatioMax ?? c.CropRatioMax,
+            FlipProbability = FlipProbability ?? c.FlipProbability, Brightness = Brightness ?? c.Brightness,
+            Contrast = Contrast ?? c.Contrast, Saturation = Saturation ?? c.Saturation,
+            JitterProbability = JitterProbability ?? c.JitterProbability,
         };
         try { c.Validate(); }
         catch (ArgumentException e) { throw new UserError(e.Message); }
@@ -86,7 +109,11 @@ public sealed class FinetuneCommand : ICommand
 
         using var backend = BackendFactory.Create(new BackendFactory.Options(Backend, Threads));
         if (backend is not ITrainingBackend trainer) throw new UserError($"--backend {Backend}: this backend cannot train (cpu or reference can)");
-        using IFineTuneTask task = config.Task switch { _ => new RotationTask() };
+        using IFineTuneTask task = config.Task switch
+        {
+            "contrastive" => new ContrastiveTask(config.Contrastive()),
+            _ => new RotationTask(),
+        };
         string checkpoint = Checkpoint ?? Out + ".ckpt";
         Console.Error.WriteLine($"finetune: {task.Name} on {data.Category} ({images.Length} train/good images), stages {config.TrainStages}, {config.Epochs} epochs, backend {backend.Name}");
         var sw = System.Diagnostics.Stopwatch.StartNew();

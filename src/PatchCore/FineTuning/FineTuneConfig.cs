@@ -38,6 +38,34 @@ public sealed record FineTuneConfig
     /// <summary>Use at most this many train/good images (0 = all): short runs and tests.</summary>
     [JsonPropertyName("max-images")] public int MaxImages { get; init; }
 
+    // ---- contrastive task (SimCLR NT-Xent + CutMix negatives; see ContrastiveOptions for the defaults' reasons) ----
+    [JsonPropertyName("temperature")] public double Temperature { get; init; } = 0.5;
+    [JsonPropertyName("head-hidden")] public int ProjectionHidden { get; init; } = 512;
+    [JsonPropertyName("head-dim")] public int ProjectionDim { get; init; } = 128;
+    /// <summary>CutMix images per training batch, extra negatives for every anchor (0 = plain SimCLR).</summary>
+    [JsonPropertyName("cutmix-negatives")] public int CutMixNegatives { get; init; } = 4;
+    [JsonPropertyName("cutmix-area-min")] public double CutMixAreaMin { get; init; } = 0.02;
+    [JsonPropertyName("cutmix-area-max")] public double CutMixAreaMax { get; init; } = 0.15;
+    [JsonPropertyName("crop-scale-min")] public double CropScaleMin { get; init; } = 0.08;
+    [JsonPropertyName("crop-scale-max")] public double CropScaleMax { get; init; } = 1.0;
+    [JsonPropertyName("crop-ratio-min")] public double CropRatioMin { get; init; } = 3.0 / 4;
+    [JsonPropertyName("crop-ratio-max")] public double CropRatioMax { get; init; } = 4.0 / 3;
+    [JsonPropertyName("flip")] public double FlipProbability { get; init; } = 0.5;
+    [JsonPropertyName("brightness")] public double Brightness { get; init; } = 0.4;
+    [JsonPropertyName("contrast")] public double Contrast { get; init; } = 0.4;
+    [JsonPropertyName("saturation")] public double Saturation { get; init; } = 0.4;
+    [JsonPropertyName("jitter-probability")] public double JitterProbability { get; init; } = 0.8;
+
+    /// <summary>The contrastive task's settings from the keys above.</summary>
+    public ContrastiveOptions Contrastive() => new()
+    {
+        Temperature = Temperature, ProjectionHidden = ProjectionHidden, ProjectionDim = ProjectionDim,
+        CutMixNegatives = CutMixNegatives, CutMixAreaMin = CutMixAreaMin, CutMixAreaMax = CutMixAreaMax,
+        CropScaleMin = CropScaleMin, CropScaleMax = CropScaleMax, CropRatioMin = CropRatioMin, CropRatioMax = CropRatioMax,
+        FlipProbability = FlipProbability, Brightness = Brightness, Contrast = Contrast, Saturation = Saturation,
+        JitterProbability = JitterProbability,
+    };
+
     static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
     public string ToJson() => JsonSerializer.Serialize(this, Json);
     public static FineTuneConfig FromJson(string json, string file)
@@ -50,7 +78,7 @@ public sealed record FineTuneConfig
     public void Validate()
     {
         void Need(bool ok, string flag, object value, string rule) { if (!ok) throw new ArgumentException($"--{flag} {value}: {rule}"); }
-        Need(Task is "rotation", "task", Task, "rotation (the contrastive task is not built yet)");
+        Need(Task is "rotation" or "contrastive", "task", Task, "rotation or contrastive");
         Need(Epochs is >= 1 and <= 10000, "epochs", Epochs, "must be 1..10000");
         Need(LearningRate >= 0 && double.IsFinite(LearningRate), "learning-rate", LearningRate, "must be a finite number >= 0");
         Need(MinLearningRate >= 0 && MinLearningRate <= LearningRate, "min-learning-rate", MinLearningRate, "must be in 0..learning-rate");
@@ -65,5 +93,6 @@ public sealed record FineTuneConfig
         Need(Holdout is >= 0 and < 1, "holdout", Holdout, "must be in [0, 1)");
         Need(Crop >= 32 && Resize >= Crop, "crop", Crop, $"need 32 <= crop <= resize ({Resize})");
         Need(MaxImages >= 0, "max-images", MaxImages, "must be >= 0");
+        Contrastive().Validate();
     }
 }

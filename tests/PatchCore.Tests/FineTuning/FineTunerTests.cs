@@ -35,6 +35,28 @@ public class FineTunerTests
         return images;
     }
 
+    /// <summary>Images that each have their own colour and blob position (what a contrastive task can tell apart).</summary>
+    static NominalImage[] DistinctImages(int count, int seed)
+    {
+        var rng = new Random(seed);
+        var images = new NominalImage[count];
+        for (int n = 0; n < count; n++)
+        {
+            var planes = new float[3 * Size * Size];
+            double cy = rng.NextDouble() * Size, cx = rng.NextDouble() * Size;
+            var colour = new[] { rng.NextDouble() * 4 - 2, rng.NextDouble() * 4 - 2, rng.NextDouble() * 4 - 2 };
+            for (int c = 0; c < 3; c++)
+                for (int y = 0; y < Size; y++)
+                    for (int x = 0; x < Size; x++)
+                    {
+                        double blob = Math.Exp(-((y - cy) * (y - cy) + (x - cx) * (x - cx)) / 40.0);
+                        planes[(c * Size + y) * Size + x] = (float)(colour[c] * (0.3 + blob) + 0.2 * (rng.NextDouble() - 0.5));
+                    }
+            images[n] = new NominalImage(planes, Size, Size, $"synthetic/{n}.png");
+        }
+        return images;
+    }
+
     static FineTuneConfig Small => new()
     {
         Epochs = 2, Batch = 3, Holdout = 0.25, Crop = Size, Resize = Size, LearningRate = 0.05, WarmupEpochs = 0.5,
@@ -43,20 +65,29 @@ public class FineTunerTests
 
     static string Temp(string name) => Path.Combine(Path.GetTempPath(), $"pcnative-ft-{Environment.ProcessId}-{Guid.NewGuid():N}-{name}");
 
-    [Fact]
-    public void LearningRateZeroKeepsTheFeaturesBitIdentical()
+    /// <summary>The task a run uses, by its --task name (the contrastive head kept small for the CI budget).</summary>
+    static IFineTuneTask NewTask(string name) => name switch
+    {
+        "contrastive" => new ContrastiveTask(new ContrastiveOptions { ProjectionHidden = 16, ProjectionDim = 8, CutMixNegatives = 2 }),
+        _ => new RotationTask(),
+    };
+
+    [Theory]
+    [InlineData("rotation")]
+    [InlineData("contrastive")]
+    public void LearningRateZeroKeepsTheFeaturesBitIdentical(string taskName)
     {
         var weights = PipelineTestData.TinyResNet(11);
-        var config = Small with { LearningRate = 0, Epochs = 1, BatchNorm = "frozen", Optimizer = "adamw", WeightDecay = 0.05 };
+        var config = Small with { Task = taskName, LearningRate = 0, Epochs = 1, BatchNorm = "frozen", Optimizer = "adamw", WeightDecay = 0.05 };
         using var backend = new CpuBackend(threads: 2);
-        using var task = new RotationTask();
+        using var task = NewTask(taskName);
         var result = new FineTuner(backend, weights, task, config).Run(OrientedImages(6, 1));
         string path = Temp("lr0.safetensors");
         try
         {
             FineTuner.Save(result, path);
             var back = WeightFile.Load(path);
-            Assert.Equal("rotation", Safetensors.Read(path).Metadata["finetune.task"]);
+            Assert.Equal(taskName, Safetensors.Read(path).Metadata["finetune.task"]);
             var input = OrientedImages(2, 99).SelectMany(i => i.Planes).ToArray();
             float[][] Features(WeightFile w)
             {
@@ -113,6 +144,39 @@ public class FineTunerTests
         var h = result.History;
         TestContext.Current.TestOutputHelper?.WriteLine(string.Join(", ", h.Select(e => $"{e.TrainLoss:F3}")));
         Assert.True(h[^1].TrainLoss < 0.7 * h[0].TrainLoss, $"rotation loss did not fall: {h[0].TrainLoss:F3} → {h[^1].TrainLoss:F3}");
+    }
+
+    [Fact]
+    public void ContrastiveLossFallsAndIsRecordedPerEpoch()
+    {
+        var weights = PipelineTestData.TinyResNet(8);
+        // Mild augmentations and images that differ in colour and layout, so that a tiny net can learn to pair
+        // views within a few epochs.
+        var config = Small with { Task = "contrastive", Epochs = 4, TrainStages = "layer3", Optimizer = "adamw", LearningRate = 1e-3, WarmupEpochs = 0, Holdout = 0, Batch = 4 };
+        using var backend = new CpuBackend(threads: 2);
+        using var task = new ContrastiveTask(config.Contrastive() with { ProjectionHidden = 32, ProjectionDim = 16, CutMixNegatives = 2, CropScaleMin = 0.5 });
+        var lines = new List<string>();
+        var result = new FineTuner(backend, weights, task, config, lines.Add).Run(DistinctImages(8, 3));
+        var h = result.History;
+        TestContext.Current.TestOutputHelper?.WriteLine(string.Join(", ", h.Select(e => $"{e.TrainLoss:F3}")));
+        Assert.Equal(config.Epochs, h.Count);
+        Assert.Equal(config.Epochs, lines.Count(l => l.StartsWith("epoch ", StringComparison.Ordinal) && l.Contains("train loss")));
+        Assert.True(h[^1].TrainLoss < 0.9 * h[0].TrainLoss, $"contrastive loss did not fall: {string.Join(", ", h.Select(e => $"{e.TrainLoss:F3}"))}");
+    }
+
+    [Fact]
+    public void ContrastiveFlagsAreConfigKeysAndAreChecked()
+    {
+        var c = Small with { Task = "contrastive", Temperature = 0.2, CutMixNegatives = 6, CutMixAreaMax = 0.3 };
+        string json = c.ToJson();
+        Assert.Contains("\"temperature\":0.2", json);
+        Assert.Contains("\"cutmix-negatives\":6", json);
+        Assert.Equal(c, FineTuneConfig.FromJson(json, "x.json"));
+        Assert.Equal(0.3, c.Contrastive().CutMixAreaMax);
+        var e = Assert.Throws<ArgumentException>(() => (c with { CropScaleMin = 0 }).Validate());
+        Assert.Contains("--crop-scale-min", e.Message);
+        e = Assert.Throws<ArgumentException>(() => (c with { Task = "simclr" }).Validate());
+        Assert.Contains("--task", e.Message);
     }
 
     [Fact]

@@ -1,0 +1,141 @@
+using PatchCore.Backbone;
+using PatchCore.Backends;
+
+namespace PatchCore.FineTuning;
+
+/// <summary>
+/// SimCLR (Chen et al., ICML 2020) with CutMix (Yun et al., ICCV 2019) images as extra negatives: each source image
+/// gives two augmented views (random resized crop, flip, colour jitter; <see cref="ImageAugmentation"/>), and each
+/// training batch adds <see cref="ContrastiveOptions.CutMixNegatives"/> images with a patch of one batch image
+/// pasted into another (then augmented like a view) — synthetic anomalies the nominal views are pushed away from.
+/// Rows: views 1 [0, P), views 2 [P, 2P), CutMix [2P, 2P + E). Loss: last trained stage → global average pool →
+/// projection head (linear–ReLU–linear) → L2 normalise → NT-Xent(τ), the CutMix rows in every anchor's
+/// denominator and never anchors (<see cref="ITrainingBackend.NtXentForward"/>). "Correct" counts anchors whose
+/// positive has the highest similarity. Held-out batches have no CutMix and draw their views from a fixed seed, so
+/// the held-out loss of one epoch is comparable with the next.
+/// </summary>
+public sealed class ContrastiveTask(ContrastiveOptions options) : IFineTuneTask
+{
+    /// <summary>Seed of the held-out views (any fixed value; the point is that it does not change per epoch).</summary>
+    const int HeldOutSeed = 13;
+    const double NormEps = 1e-12;
+    readonly ContrastiveOptions options = Validated(options);
+    TrainableParameter? w1, b1, w2, b2;
+
+    static ContrastiveOptions Validated(ContrastiveOptions o) { o.Validate(); return o; }
+
+    public string Name => "contrastive";
+    public ContrastiveOptions Options => options;
+    public IReadOnlyList<TrainableParameter> Parameters => w1 == null ? [] : [w1, b1!, w2!, b2!];
+
+    /// <summary>PyTorch's nn.Linear initialisation for both layers: U(−1/√in, 1/√in) for weight and bias.</summary>
+    public void Initialize(ITrainingBackend backend, int channels, Random rng)
+    {
+        TrainableParameter Uniform(string name, int fanIn, params int[] shape)
+        {
+            double bound = 1 / Math.Sqrt(fanIn);
+            int n = 1; foreach (int d in shape) n *= d;
+            var v = new float[n];
+            for (int i = 0; i < n; i++) v[i] = (float)((rng.NextDouble() * 2 - 1) * bound);
+            return new TrainableParameter(name, backend.Upload(v, shape), true);
+        }
+        int hidden = options.ProjectionHidden, dim = options.ProjectionDim;
+        w1 = Uniform("head.contrastive.0.weight", channels, hidden, channels);
+        b1 = Uniform("head.contrastive.0.bias", channels, hidden);
+        w2 = Uniform("head.contrastive.2.weight", hidden, dim, hidden);
+        b2 = Uniform("head.contrastive.2.bias", hidden, dim);
+    }
+
+    public int ImagesPerBatch(int batchSize) => batchSize;
+
+    sealed class Batch(float[] input, int rows, int h, int w, int pairs) : FineTuneBatch(input, rows, h, w)
+    {
+        public int Pairs { get; } = pairs;
+    }
+
+    public FineTuneBatch MakeBatch(IReadOnlyList<NominalImage> images, Random rng, bool training)
+    {
+        if (images.Count == 0) throw new ArgumentException("contrastive batch of no images");
+        int h = images[0].Height, w = images[0].Width, n = 3 * h * w, p = images.Count;
+        foreach (var im in images)
+            if (im.Height != h || im.Width != w || im.Planes.Length != n) throw new ArgumentException($"{im.Path}: size differs within a batch");
+        var r = training ? rng : new Random(HeldOutSeed);
+        int extra = training ? options.CutMixNegatives : 0;
+        var input = new float[(long)(2 * p + extra) * n];
+        for (int view = 0; view < 2; view++)
+            for (int i = 0; i < p; i++)
+                View(images[i].Planes, input.AsSpan((view * p + i) * n, n), h, w, r);
+        if (extra > 0)
+        {
+            var mixed = new float[n];
+            for (int e = 0; e < extra; e++)
+            {
+                int a = r.Next(p), b = p > 1 ? (a + 1 + r.Next(p - 1)) % p : a;   // b ≠ a when the batch allows
+                ImageAugmentation.CutMix(images[a].Planes, images[b].Planes, mixed, h, w, options.CutMixAreaMin, options.CutMixAreaMax, r);
+                View(mixed, input.AsSpan((2 * p + e) * n, n), h, w, r);
+            }
+        }
+        return new Batch(input, 2 * p + extra, h, w, p);
+    }
+
+    /// <summary>One SimCLR view: random resized crop (+ flip), then colour jitter with probability p.</summary>
+    void View(ReadOnlySpan<float> src, Span<float> dst, int h, int w, Random rng)
+    {
+        var box = ImageAugmentation.CropBox(h, w, options.CropScaleMin, options.CropScaleMax, options.CropRatioMin, options.CropRatioMax, rng);
+        bool flip = rng.NextDouble() < options.FlipProbability;
+        ImageAugmentation.ResizedCrop(src, dst, h, w, box, flip);
+        if (rng.NextDouble() < options.JitterProbability)
+            ImageAugmentation.ColorJitter(dst, h, w, options.Brightness, options.Contrast, options.Saturation,
+                ImageAugmentation.ImageNetMean, ImageAugmentation.ImageNetStd, rng);
+    }
+
+    public (TaskResult Result, DeviceTensor? FeatureGradient) Loss(ITrainingBackend backend, DeviceTensor features, FineTuneBatch batch,
+        bool gradient, double lossScale = 1)
+    {
+        if (w1 == null) throw new InvalidOperationException("contrastive task not initialised");
+        int pairs = ((Batch)batch).Pairs, rows = batch.Rows;
+        double tau = options.Temperature;
+        using var pooled = backend.GlobalAvgPool(features);
+        using var hidden = backend.LinearForward(pooled, w1.Value, b1!.Value);
+        using var act = backend.Relu(hidden);
+        using var z = backend.LinearForward(act, w2!.Value, b2!.Value);
+        using var zn = backend.L2NormalizeRows(z, NormEps);
+        using var loss = backend.NtXentForward(zn, pairs, tau);
+        var result = new TaskResult(loss.Loss, PositivesFirst(backend, loss.Saved, pairs, rows), 2 * pairs);
+        if (!gradient) return (result, null);
+        using var dzn = backend.NtXentBackward(loss, zn, pairs, tau, lossScale);
+        using var dz = backend.L2NormalizeRowsBackward(dzn, z, NormEps);
+        var g2 = backend.LinearBackward(dz, act, w2.Value, inputGradient: true, biasGradient: true);
+        w2.AccumulateGradient(backend, g2.Weight!);
+        b2!.AccumulateGradient(backend, g2.Bias!);
+        using var dact = g2.Input!;
+        using var dhidden = backend.ReluBackward(dact, act);
+        var g1 = backend.LinearBackward(dhidden, pooled, w1.Value, inputGradient: true, biasGradient: true);
+        w1.AccumulateGradient(backend, g1.Weight!);
+        b1.AccumulateGradient(backend, g1.Bias!);
+        using var dpooled = g1.Input!;
+        return (result, backend.GlobalAvgPoolBackward(dpooled, features[2], features[3]));
+    }
+
+    /// <summary>Anchors whose positive has the largest softmax share (= the highest similarity) among k ≠ i.</summary>
+    static int PositivesFirst(ITrainingBackend backend, DeviceTensor saved, int pairs, int rows)
+    {
+        var p = new float[saved.Length];
+        backend.Download(saved, p);
+        int correct = 0;
+        for (int i = 0; i < 2 * pairs; i++)
+        {
+            var row = p.AsSpan(i * rows, rows);
+            int pos = i < pairs ? i + pairs : i - pairs, best = -1;
+            for (int k = 0; k < rows; k++)
+                if (k != i && (best < 0 || row[k] > row[best])) best = k;
+            if (best == pos) correct++;
+        }
+        return correct;
+    }
+
+    public void Dispose()
+    {
+        w1?.Dispose(); b1?.Dispose(); w2?.Dispose(); b2?.Dispose();
+    }
+}
