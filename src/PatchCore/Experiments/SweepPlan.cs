@@ -270,7 +270,7 @@ public sealed class SweepPlan
         if (ft[TaskKey] is { } t)
         {
             if (t is not JsonValue tv || !tv.TryGetValue(out string? name) || string.IsNullOrWhiteSpace(name))
-                throw new InvalidDataException($"{source}: run {id}: task {t.ToJsonString()}: must be {NoTask} or a fine-tuning task name (rotation)");
+                throw new InvalidDataException($"{source}: run {id}: task {t.ToJsonString()}: must be {NoTask} or a fine-tuning task (rotation, contrastive)");
             task = name;
         }
         ft[TaskKey] = task == NoTask ? new FineTuneConfig().Task : task; // "none" is the sweep's word, not FineTuneConfig's

@@ -156,6 +156,7 @@ public sealed class SweepRunner
         using IFineTuneTask task = config.Task switch
         {
             "rotation" => new RotationTask(),
+            "contrastive" => new ContrastiveTask(config.Contrastive()),
             _ => throw new NotSupportedException($"run {r.Id}: fine-tuning task '{config.Task}' is not built"),
         };
         FineTuneResult result;

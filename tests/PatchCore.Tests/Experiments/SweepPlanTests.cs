@@ -102,6 +102,8 @@ public class SweepPlanTests
         Assert.Equal("""{"category":"a","params":{"task":"rotation","epochs":2,"seed":3}}""", p.Runs[1].ParamsJson().ToJsonString());
         Assert.Null(Plan("""{"categories": ["a"], "grid": {"epochs": [2]}}""").Runs[0].FineTune); // task defaults to none
         Assert.Equal("rotation", Plan("""{"categories": ["a"], "config": {"task": "rotation"}}""").Runs[0].FineTune!.Task);
+        var c = Plan("""{"categories": ["a"], "runs": [{"task": "contrastive", "temperature": 0.2, "head-dim": 64}]}""").Runs[0].FineTune!;
+        Assert.Equal(("contrastive", 0.2, 64), (c.Task, c.Temperature, c.ProjectionDim));
         Assert.Contains("task", SweepPlan.FineTuneKeys());
         Assert.Contains("train-stages", SweepPlan.FineTuneKeys());
         Assert.DoesNotContain("seed", SweepPlan.FineTuneKeys()); // shared: the run's key
