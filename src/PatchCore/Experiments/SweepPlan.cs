@@ -4,14 +4,16 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using PatchCore.Data;
+using PatchCore.FineTuning;
 using PatchCore.Pipeline;
 
 namespace PatchCore.Experiments;
 
 /// <summary>One run of a sweep: a category and the settings it changes (in the file's order), its stable id
-/// (the folder name under runs/, the same whichever shard runs it) and its full config.</summary>
+/// (the folder name under runs/, the same whichever shard runs it) and its full config. <paramref name="FineTune"/>:
+/// the fine-tuning that comes first (its task is not "none"), else null (plain PatchCore on config.weights).</summary>
 public sealed record SweepRun(int Index, string Id, string Category, IReadOnlyList<KeyValuePair<string, JsonNode?>> Params,
-    PatchCoreConfig Config)
+    PatchCoreConfig Config, FineTuneConfig? FineTune = null)
 {
     /// <summary>The params without seed: runs that differ only by seed are one setting of the summary.</summary>
     public IEnumerable<KeyValuePair<string, JsonNode?>> SettingParams
@@ -43,8 +45,11 @@ public sealed record SweepRun(int Index, string Id, string Category, IReadOnlyLi
 /// A sweep file read, checked and expanded: runs = categories × (the product of "grid" followed by the explicit
 /// "runs" list; one run of the defaults when neither is given). The keys are <c>run</c>'s config keys
 /// (<see cref="PatchCoreConfig"/>'s JSON names, as in <c>--config</c>); every run's config is built and validated
-/// here, so a typo fails in a second with one line naming the file, before any compute. Fine-tuning keys are
-/// recognised and refused as not supported yet (no <c>pcnative finetune</c> on this branch).
+/// here, so a typo fails in a second with one line naming the file, before any compute. Beside them, the
+/// fine-tuning keys of <c>pcnative finetune</c> (<see cref="FineTuneConfig"/>'s JSON names, e.g. <c>task</c>,
+/// <c>epochs</c>, <c>learning-rate</c>): a run whose <c>task</c> is not <c>none</c> (the default) fine-tunes the
+/// backbone first (see <see cref="SweepRunner"/>). The keys both configs have (seed, resize, crop) are the run's:
+/// fine-tuning uses the run's seed and image size.
 /// <code>{"categories": ["transistor"], "data_root": "…", "config": {…base…},
 ///  "grid": {"coreset": [0.01, 0.1], "seed": [0, 1, 2]}, "runs": [{"k": 3}]}</code>
 /// Run order: category-major, then grid rows (the last grid key varies fastest), then the "runs" list.
@@ -57,12 +62,9 @@ public sealed class SweepPlan
 
     static readonly HashSet<string> TopKeys = ["categories", "data_root", "config", "grid", "runs"];
 
-    /// <summary>Fine-tuning settings (of <c>pcnative finetune</c>, which a sweep cannot run yet): refused by name.</summary>
-    static readonly HashSet<string> FinetuneKeys =
-    [
-        "task", "epochs", "steps", "lr", "learning_rate", "weight_decay", "momentum", "optimizer", "schedule", "warmup",
-        "warmup_steps", "temperature", "projection_head", "augment", "augmentation", "freeze",
-    ];
+    /// <summary>The fine-tuning key that picks the task; its value "none" (the default) means plain PatchCore.</summary>
+    public const string TaskKey = "task";
+    public const string NoTask = "none";
 
     /// <summary>The text of the file as read (copied into the sweep folder as sweep.json).</summary>
     public string Text { get; }
@@ -111,14 +113,17 @@ public sealed class SweepPlan
         var categories = ReadCategories(root["categories"], source, dataRoot);
 
         var known = ConfigKeys();
+        var fineTuneKeys = FineTuneKeys();
         var baseJson = JsonSerializer.SerializeToNode(baseConfig, PatchCoreConfig.Json)!.AsObject();
+        var baseFineTune = new JsonObject();
         if (root["config"] is { } cfg)
         {
             if (cfg is not JsonObject co) throw new InvalidDataException($"{source}: \"config\" must be an object of config keys");
             foreach (var (k, v) in co)
             {
                 CheckKey(k, known, source, "config");
-                baseJson[k] = v?.DeepClone();
+                if (known.Contains(k)) baseJson[k] = v?.DeepClone();
+                else baseFineTune[k] = v?.DeepClone();
             }
         }
 
@@ -149,14 +154,18 @@ public sealed class SweepPlan
             {
                 string id = RunId(category, s);
                 var json = (JsonObject)baseJson.DeepClone();
-                foreach (var (k, v) in s) json[k] = v?.DeepClone();
+                var ftJson = (JsonObject)baseFineTune.DeepClone();
+                foreach (var (k, v) in s)
+                    if (known.Contains(k)) json[k] = v?.DeepClone();
+                    else ftJson[k] = v?.DeepClone();
                 PatchCoreConfig config;
                 try { config = PatchCoreConfig.FromJson(json.ToJsonString(), $"{source}: run {id}").Validate(); }
                 catch (ArgumentException e) { throw new InvalidDataException($"{source}: run {id}: {e.Message.Replace("config: ", "", StringComparison.Ordinal)}"); }
+                var fineTune = FineTuneOf(ftJson, config, source, id);
                 if (ids.TryGetValue(id, out int other))
                     throw new InvalidDataException($"{source}: run {id} appears twice (runs {other} and {runs.Count}); every setting must differ");
                 ids[id] = runs.Count;
-                runs.Add(new SweepRun(runs.Count, id, category, s, config));
+                runs.Add(new SweepRun(runs.Count, id, category, s, config, fineTune));
             }
         return new SweepPlan(text, source, dataRoot, categories, runs);
     }
@@ -252,12 +261,44 @@ public sealed class SweepPlan
         if (v is JsonObject) throw new InvalidDataException($"{source}: {where}: a value must be a number, string, boolean or list, not an object");
     }
 
+    /// <summary>A run's fine-tuning config, or null when its task is "none" (the default). The values are checked
+    /// here (types for every run, ranges for the runs that fine-tune); seed, resize and crop are the run's.</summary>
+    static FineTuneConfig? FineTuneOf(JsonObject ft, PatchCoreConfig config, string source, string id)
+    {
+        if (ft.Count == 0) return null;
+        string task = NoTask;
+        if (ft[TaskKey] is { } t)
+        {
+            if (t is not JsonValue tv || !tv.TryGetValue(out string? name) || string.IsNullOrWhiteSpace(name))
+                throw new InvalidDataException($"{source}: run {id}: task {t.ToJsonString()}: must be {NoTask} or a fine-tuning task (rotation, contrastive)");
+            task = name;
+        }
+        ft[TaskKey] = task == NoTask ? new FineTuneConfig().Task : task; // "none" is the sweep's word, not FineTuneConfig's
+        ft["seed"] = config.Seed;
+        ft["resize"] = config.Resize;
+        ft["crop"] = config.Crop;
+        var c = FineTuneConfig.FromJson(ft.ToJsonString(), $"{source}: run {id}");
+        if (task == NoTask) return null;
+        try { c.Validate(); }
+        catch (ArgumentException e) { throw new InvalidDataException($"{source}: run {id}: {e.Message.TrimStart('-')}"); }
+        return c;
+    }
+
     static void CheckKey(string key, HashSet<string> known, string source, string where)
     {
-        if (known.Contains(key)) return;
-        if (FinetuneKeys.Contains(key) || key.StartsWith("finetune", StringComparison.Ordinal))
-            throw new NotSupportedException($"{source}: {where}: '{key}' is a fine-tuning setting; sweeping fine-tuning is not supported yet (pcnative finetune is not part of this build)");
-        throw new InvalidDataException($"{source}: {where}: unknown config key '{key}' (keys are run's --config keys: {string.Join(", ", known.Order(StringComparer.Ordinal))})");
+        if (known.Contains(key) || FineTuneKeys().Contains(key)) return;
+        throw new InvalidDataException($"{source}: {where}: unknown config key '{key}' (keys are run's --config keys: {string.Join(", ", known.Order(StringComparer.Ordinal))}; "
+            + $"and the fine-tuning keys of finetune --config: {string.Join(", ", FineTuneKeys().Order(StringComparer.Ordinal))})");
+    }
+
+    /// <summary>The fine-tuning keys a sweep takes: FineTuneConfig's JSON names (= pcnative finetune's flag names)
+    /// that are not config keys (seed, resize and crop are run's and are passed on to the fine-tuning).</summary>
+    public static HashSet<string> FineTuneKeys()
+    {
+        var run = ConfigKeys();
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (k, _) in JsonNode.Parse(new FineTuneConfig().ToJson())!.AsObject()) if (!run.Contains(k)) keys.Add(k);
+        return keys;
     }
 
     /// <summary>The config keys: PatchCoreConfig's JSON property names.</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using PatchCore.Backends;
 using PatchCore.Data;
+using PatchCore.FineTuning;
 using PatchCore.IO;
 using PatchCore.Pipeline;
 using PatchCore.Weights;
@@ -17,6 +18,11 @@ public sealed record CategoryData(MvtecDataset Data, bool Synthetic);
 /// <c>params.json</c>, and <c>DONE</c> written last. Resumable: a run with DONE is skipped; a run folder without
 /// DONE (a killed run) is removed and redone. Weights are loaded once per file and datasets opened once per
 /// category. One progress line per run on the log, with an ETA from the runs done so far.
+/// A run with a fine-tuning task (<see cref="SweepRun.FineTune"/>) first fine-tunes its backbone in-process
+/// (<see cref="FineTuner"/>, on the category's train/good images, the run's seed) into
+/// <c>runs/&lt;id&gt;/finetuned.safetensors</c>, with the per-epoch checkpoint beside it
+/// (<c>finetuned.safetensors.ckpt</c>, kept when a killed run is redone, so the fine-tuning resumes from its last
+/// epoch) and the per-epoch history in <c>finetune.json</c>; then runs PatchCore with <c>weights</c> = that file.
 /// </summary>
 public sealed class SweepRunner
 {
@@ -24,6 +30,9 @@ public sealed class SweepRunner
     public const string ParamsFile = "params.json";
     public const string RunsFolder = "runs";
     public const string SweepFile = "sweep.json";
+    public const string FineTunedFile = "finetuned.safetensors";
+    public const string FineTuneCheckpointFile = FineTunedFile + ".ckpt";
+    public const string FineTuneHistoryFile = "finetune.json";
 
     readonly IBackend _backend;
     readonly TextWriter? _log;
@@ -101,16 +110,75 @@ public sealed class SweepRunner
     RunResult RunOne(SweepRun r, string sweepDir)
     {
         string dir = RunDir(sweepDir, r);
-        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); // a killed run's leftovers
+        // A killed run's leftovers go, except a fine-tuning checkpoint: the fine-tuning resumes from it.
+        if (Directory.Exists(dir)) ClearKilledRun(dir, r.FineTune != null ? FineTuneCheckpointFile : null);
         Directory.CreateDirectory(dir);
         AtomicFile.WriteAllText(Path.Combine(dir, ParamsFile),
             r.ParamsJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         if (!_data.TryGetValue(r.Category, out var data)) _data[r.Category] = data = _open(r.Category);
         if (!_weights.TryGetValue(r.Config.Weights, out var weights)) _weights[r.Config.Weights] = weights = _loadWeights(r.Config);
-        var runner = new Runner(_backend, r.Config);
+        var config = r.Config;
+        if (r.FineTune != null)
+        {
+            weights = FineTune(r, r.FineTune, data.Data, weights, dir);
+            config = config with { Weights = Path.Combine(dir, FineTunedFile) };
+        }
+        var runner = new Runner(_backend, config);
         var result = runner.Run(data.Data, dir, heatmaps: Heatmaps, weights: weights, synthetic: data.Synthetic, maps: Maps);
         AtomicFile.WriteAllText(Path.Combine(dir, DoneFile), "done\n");
         return result;
+    }
+
+    static void ClearKilledRun(string dir, string? keep)
+    {
+        foreach (var entry in Directory.EnumerateFileSystemEntries(dir))
+        {
+            if (keep != null && Path.GetFileName(entry) == keep) continue;
+            if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true);
+            else File.Delete(entry);
+        }
+    }
+
+    /// <summary>Fine-tunes <paramref name="baseWeights"/> on the category's train/good images as
+    /// <c>pcnative finetune --resume</c> does; writes the weights and finetune.json into the run folder and returns
+    /// the fine-tuned weights.</summary>
+    WeightFile FineTune(SweepRun r, FineTuneConfig config, MvtecDataset data, WeightFile baseWeights, string dir)
+    {
+        if (_backend is not ITrainingBackend trainer)
+            throw new NotSupportedException($"run {r.Id}: fine-tuning needs a backend that can train (cpu or reference), not {_backend.Name}");
+        var paths = data.TrainImages.ToList();
+        if (config.MaxImages > 0 && paths.Count > config.MaxImages) paths = paths.GetRange(0, config.MaxImages);
+        var spec = new ResizeSpec(config.Resize, config.Crop);
+        var norm = baseWeights.Metadata.ToNormalization();
+        var images = new NominalImage[paths.Count];
+        Parallel.For(0, paths.Count, i =>
+            images[i] = new NominalImage(Preprocessing.ToInput(ImageFile.Decode(paths[i]), spec, norm), config.Crop, config.Crop, paths[i]));
+        using IFineTuneTask task = config.Task switch
+        {
+            "rotation" => new RotationTask(),
+            "contrastive" => new ContrastiveTask(config.Contrastive()),
+            _ => throw new NotSupportedException($"run {r.Id}: fine-tuning task '{config.Task}' is not built"),
+        };
+        FineTuneResult result;
+        try
+        {
+            result = new FineTuner(trainer, baseWeights, task, config, line => _log?.WriteLine($"  {r.Id}: finetune: {line}"))
+                .Run(images, Path.Combine(dir, FineTuneCheckpointFile), resume: true);
+        }
+        catch (ArgumentException e) { throw new InvalidDataException($"run {r.Id}: fine-tuning: {e.Message}"); }
+        string path = Path.Combine(dir, FineTunedFile);
+        FineTuner.Save(result, path);
+        var history = new System.Text.Json.Nodes.JsonObject
+        {
+            ["task"] = task.Name,
+            ["base_sha256"] = baseWeights.Identity,
+            ["config"] = System.Text.Json.Nodes.JsonNode.Parse(config.ToJson()),
+            ["images"] = images.Length,
+            // Through the checkpoint's options: a NaN (no held-out images) is written as "NaN".
+            ["epochs"] = System.Text.Json.Nodes.JsonNode.Parse(JsonSerializer.Serialize(result.History, FineTuneCheckpoint.HistoryJson)),
+        };
+        AtomicFile.WriteAllText(Path.Combine(dir, FineTuneHistoryFile), history.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        return WeightFile.Load(path);
     }
 
     static string Metrics(Dictionary<string, double> m)

@@ -52,7 +52,7 @@ public class SweepCliTests
         File.WriteAllText(ok, """{"categories": ["demo"], "grid": {"coreset": [0.1]}}""");
         foreach (var (args, expected) in new (string[], string)[]
         {
-            (["sweep", bad], "not supported yet"),
+            (["sweep", bad], "run demo__task=classify: task classify"),
             (["sweep", ok, "--shard", "1/1"], "--shard '1/1'"),
             (["sweep", ok, "--shard", "0/2", "--merge"], "--merge and --shard"),
             (["sweep", ok, "--out", Path.Combine(dir, "s"), "--merge"], "1 of 1 runs are not done"),

@@ -89,15 +89,40 @@ public class SweepPlanTests
         Assert.DoesNotContain('\n', e.Message);
     }
 
-    [Theory]
-    [InlineData("task")]
-    [InlineData("epochs")]
-    [InlineData("finetune_lr")]
-    public void FineTuningKeysAreRefusedAsNotSupportedYet(string key)
+    [Fact]
+    public void FineTuningKeysAreAcceptedAndOnlyRunsWithATaskFineTune()
     {
-        var e = Assert.Throws<NotSupportedException>(() => Plan($$$"""{"categories": ["a"], "grid": {"{{{key}}}": [1]}}"""));
-        Assert.Contains($"'{key}' is a fine-tuning setting", e.Message);
-        Assert.Contains("not supported yet", e.Message);
+        var p = Plan("""{"categories": ["a"], "config": {"learning-rate": 0.02}, "grid": {"task": ["none", "rotation"], "epochs": [2], "seed": [3]}}""");
+        Assert.Equal(["a__task=none__epochs=2__seed=3", "a__task=rotation__epochs=2__seed=3"], p.Runs.Select(r => r.Id));
+        Assert.Null(p.Runs[0].FineTune); // "none": plain PatchCore
+        var ft = p.Runs[1].FineTune!;
+        Assert.Equal(("rotation", 2, 0.02), (ft.Task, ft.Epochs, ft.LearningRate));
+        Assert.Equal((3, 3), (ft.Seed, p.Runs[1].Config.Seed)); // the run's seed, resize and crop
+        Assert.Equal((256, 224), (ft.Resize, ft.Crop));
+        Assert.Equal("""{"category":"a","params":{"task":"rotation","epochs":2,"seed":3}}""", p.Runs[1].ParamsJson().ToJsonString());
+        Assert.Null(Plan("""{"categories": ["a"], "grid": {"epochs": [2]}}""").Runs[0].FineTune); // task defaults to none
+        Assert.Equal("rotation", Plan("""{"categories": ["a"], "config": {"task": "rotation"}}""").Runs[0].FineTune!.Task);
+        var c = Plan("""{"categories": ["a"], "runs": [{"task": "contrastive", "temperature": 0.2, "head-dim": 64}]}""").Runs[0].FineTune!;
+        Assert.Equal(("contrastive", 0.2, 64), (c.Task, c.Temperature, c.ProjectionDim));
+        Assert.Contains("task", SweepPlan.FineTuneKeys());
+        Assert.Contains("train-stages", SweepPlan.FineTuneKeys());
+        Assert.DoesNotContain("seed", SweepPlan.FineTuneKeys()); // shared: the run's key
+    }
+
+    [Theory]
+    [InlineData("""{"categories": ["a"], "grid": {"finetune_lr": [1]}}""", "grid: unknown config key 'finetune_lr'")]
+    [InlineData("""{"categories": ["a"], "grid": {"learning_rate": [1]}}""", "unknown config key 'learning_rate'")]
+    [InlineData("""{"categories": ["a"], "runs": [{"task": "rotation", "epochs": 0}]}""", "run a__task=rotation__epochs=0: epochs 0: must be 1..10000")]
+    [InlineData("""{"categories": ["a"], "grid": {"task": ["jigsaw"]}}""", "run a__task=jigsaw: task jigsaw")]
+    [InlineData("""{"categories": ["a"], "grid": {"task": [1]}}""", "run a__task=1: task 1: must be none")]
+    [InlineData("""{"categories": ["a"], "grid": {"task": ["none"], "epochs": ["many"]}}""", "run a__task=none__epochs=many")]
+    public void BadFineTuningKeysAndValuesGiveOneLineNamingTheFileAndRun(string json, string expected)
+    {
+        var e = Assert.ThrowsAny<Exception>(() => Plan(json));
+        Assert.True(e is InvalidDataException, e.GetType().Name + ": " + e.Message);
+        Assert.StartsWith("s.json", e.Message);
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
     }
 
     [Fact]

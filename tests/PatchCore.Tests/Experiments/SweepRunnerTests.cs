@@ -80,4 +80,54 @@ public class SweepRunnerTests
         var e2 = Assert.Throws<InvalidDataException>(() => SweepRunner.CheckSameSweep(other, dir));
         Assert.Contains("holds another sweep", e2.Message);
     }
+
+    /// <summary>A sweep over the fine-tuning task: the rotation run fine-tunes (weights with provenance, history,
+    /// checkpoint) and scores with those weights; the "none" run is plain PatchCore; a redone run resumes the
+    /// fine-tuning from its checkpoint and ends with the same weights and scores.</summary>
+    [Fact]
+    public void FineTuningRunsFineTuneFirstAndScoreWithTheirWeights()
+    {
+        PipelineTestData.TinyCategory(out var data);
+        const string sweep = """{"categories": ["demo"], "config": {"batch": 4}, "grid": {"task": ["none", "rotation"], "epochs": [1]}}""";
+        var plan = SweepPlan.Parse(sweep, "s.json", PipelineTestData.TinyConfig(), data.Root);
+        var w = PipelineTestData.TinyResNet(1, "tiny");
+        using var cpu = new CpuBackend(2);
+        string dir = TestPaths.TempDir();
+        var log = new StringWriter();
+        var outcome = Runner(cpu, _ => new CategoryData(data, true), w, log).Run(plan, dir, plan.Runs);
+        Assert.Equal((2, 0), (outcome.Ran, outcome.Skipped));
+        Assert.Contains("demo__task=rotation__epochs=1: finetune: epoch 1/1", log.ToString());
+
+        string plain = Path.Combine(dir, "runs", "demo__task=none__epochs=1"), tuned = Path.Combine(dir, "runs", "demo__task=rotation__epochs=1");
+        Assert.False(File.Exists(Path.Combine(plain, SweepRunner.FineTunedFile)));
+        string weights = Path.Combine(tuned, SweepRunner.FineTunedFile);
+        Assert.Equal("rotation", Safetensors.Read(weights).Metadata["finetune.task"]);
+        Assert.True(File.Exists(Path.Combine(tuned, SweepRunner.FineTuneCheckpointFile)));
+        var history = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(tuned, SweepRunner.FineTuneHistoryFile)))!;
+        Assert.Equal("rotation", (string?)history["task"]);
+        Assert.Equal(1, history["epochs"]!.AsArray().Count);
+        var results = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(tuned, "results.json")))!;
+        Assert.Equal(weights, (string?)results["config"]!["weights"]);
+        var plainResults = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(plain, "results.json")))!;
+        Assert.Equal(PatchCoreConfig.DefaultWeights, (string?)plainResults["config"]!["weights"]);
+        Assert.NotEqual(File.ReadAllText(Path.Combine(plain, "scores.csv")), File.ReadAllText(Path.Combine(tuned, "scores.csv")));
+
+        SweepSummary.Write(plan, dir);
+        var rows = File.ReadAllText(Path.Combine(dir, "summary.csv")).TrimEnd('\n').Split('\n');
+        Assert.StartsWith("category,task,epochs,n_seeds,", rows[0]);
+        Assert.StartsWith("demo,none,1,1,", rows[1]);
+        Assert.StartsWith("demo,rotation,1,1,", rows[2]);
+
+        // A killed fine-tuning run is redone from its checkpoint: no epoch trained again, the same weights and scores.
+        byte[] weightBytes = File.ReadAllBytes(weights);
+        string scores = File.ReadAllText(Path.Combine(tuned, "scores.csv"));
+        File.Delete(Path.Combine(tuned, SweepRunner.DoneFile));
+        File.Delete(weights);
+        var again = new StringWriter();
+        Assert.Equal(1, Runner(cpu, _ => new CategoryData(data, true), w, again).Run(plan, dir, plan.Runs).Ran);
+        Assert.Contains("resumed from", again.ToString());
+        Assert.DoesNotContain("epoch 1/1", again.ToString());
+        Assert.Equal(weightBytes, File.ReadAllBytes(weights));
+        Assert.Equal(scores, File.ReadAllText(Path.Combine(tuned, "scores.csv")));
+    }
 }
