@@ -15,7 +15,10 @@ namespace PatchCore.Tests.Training;
 public class TrainableResNetTests
 {
     // A composition of ~20 ops (two stages, BN with batch statistics over few cells): float32 rounding of the
-    // fast ops compounds, so the bound is 1e-3 relative per tensor rather than a single op's 1e-4.
+    // fast ops compounds, so the bound is 1e-3 relative per tensor rather than a single op's 1e-4. The batch is
+    // 4 images of 64² (layer3: 4·4·4 = 64 cells per channel): with 2 images of 48² (18 cells) a channel's batch
+    // variance could be tiny and 1/std amplify float32 rounding — seed 10 gave 2.4e-2 in BN-train mode; 16 seeds
+    // (10 among them) pass at this size.
     const double Tolerance = 1e-3;
 
     [Theory]
@@ -26,14 +29,14 @@ public class TrainableResNetTests
         int seed = NewSeed();
         var weights = PipelineTestData.TinyResNet(seed & 0xffff);
         var rng = new Random(seed);
-        var input = BackendOpsTestKit.RandomData(rng, 2 * 3 * 48 * 48);
+        var input = BackendOpsTestKit.RandomData(rng, 4 * 3 * 64 * 64);
         var results = new List<Dictionary<string, float[]>>();
         foreach (ITrainingBackend b in new ITrainingBackend[] { new ReferenceBackend(), new CpuBackend(threads: 2) })
         {
             using var backend = b;
             using var net = TrainableResNet.Create(b, weights, ["layer2", "layer3"], mode);
             var r = new Random(seed + 1);
-            using var x = b.Upload(input, 2, 3, 48, 48);
+            using var x = b.Upload(input, 4, 3, 64, 64);
             var got = new Dictionary<string, float[]>();
             BackendOpsTestKit.Poisoned(() =>
             {
