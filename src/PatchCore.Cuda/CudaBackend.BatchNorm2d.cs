@@ -1,3 +1,4 @@
+using static PatchCore.Backends.TrainingContracts;
 using PatchCore.Backends;
 
 namespace PatchCore.Cuda;

@@ -1,3 +1,4 @@
+using static PatchCore.Backends.TrainingContracts;
 using PatchCore.Backends;
 using PatchCore.Backends.Reference;
 using PatchCore.Cuda.Native;
@@ -79,19 +80,6 @@ public sealed unsafe partial class CudaBackend
         Gemm(Cublas.CUBLAS_OP_N, Cublas.CUBLAS_OP_N, dim, anchors, rows, T(z).Ptr, dim, gt.Ptr, rows, dz.Ptr, dim,
             "NT-Xent dz (as anchors)", alpha: invT, beta: 1f);
         return dz;
-    }
-
-    static void CheckLogits(DeviceTensor logits, ReadOnlySpan<int> labels)
-    {
-        if (logits.Rank != 2) throw new ArgumentException($"cross-entropy needs logits [N, K], got {logits.ShapeString}");
-        if (labels.Length != logits[0]) throw new ArgumentException($"{labels.Length} labels for {logits[0]} rows");
-    }
-
-    static void CheckNtXent(DeviceTensor z, int pairs, double temperature)
-    {
-        if (z.Rank != 2) throw new ArgumentException($"NT-Xent needs rows [2P + E, D], got {z.ShapeString}");
-        if (pairs < 1 || 2 * pairs > z[0]) throw new ArgumentException($"NT-Xent: {pairs} pairs need 2·{pairs} of the {z[0]} rows");
-        if (!(temperature > 0)) throw new ArgumentException($"NT-Xent temperature {temperature} must be positive");
     }
 
     /// <summary>A device tensor copied to the host and widened to double.</summary>

@@ -1,3 +1,4 @@
+using static PatchCore.Backends.TrainingContracts;
 using System.Numerics.Tensors;
 
 namespace PatchCore.Backends.Cpu;
@@ -92,22 +93,5 @@ public sealed partial class CpuBackend
             dbd[ch] = (float)sumDy;
         });
         return new LayerGradients(dx, dgamma, dbeta);
-    }
-
-    static int CheckBatchNorm(DeviceTensor x, DeviceTensor gamma, DeviceTensor beta, DeviceTensor runningMean, DeviceTensor runningVar)
-    {
-        if (x.Rank != 4) throw new ArgumentException($"batch-norm input needs NCHW, got {x.ShapeString}");
-        int c = x[1];
-        RequireShape(gamma, "batch-norm gamma", c);
-        RequireShape(beta, "batch-norm beta", c);
-        RequireShape(runningMean, "batch-norm running mean", c);
-        RequireShape(runningVar, "batch-norm running var", c);
-        return c;
-    }
-
-    static void RequireShape(DeviceTensor t, string what, params int[] shape)
-    {
-        if (!t.Shape.AsSpan().SequenceEqual(shape))
-            throw new ArgumentException($"{what} is {t.ShapeString}, expected [{string.Join(",", shape)}]");
     }
 }

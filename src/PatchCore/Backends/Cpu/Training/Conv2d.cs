@@ -1,3 +1,4 @@
+using static PatchCore.Backends.TrainingContracts;
 namespace PatchCore.Backends.Cpu;
 
 /// <summary>
@@ -45,17 +46,6 @@ public sealed partial class CpuBackend
         var dx = inputGradient ? InputGradient(job) : null;
         var db = biasGradient ? BiasGradient(job) : null;
         return new LayerGradients(dx, dw, db);
-    }
-
-    static void CheckTrainingConv(DeviceTensor x, DeviceTensor weight, ConvSpec spec)
-    {
-        if (x.Rank != 4 || x[1] != spec.InChannels) throw new ArgumentException($"conv input {x.ShapeString} does not match Cin {spec.InChannels}");
-        if (!weight.Shape.AsSpan().SequenceEqual([spec.OutChannels, spec.InChannels, spec.KernelH, spec.KernelW]))
-            throw new ArgumentException($"conv weight is {weight.ShapeString}, spec needs [{spec.OutChannels},{spec.InChannels},{spec.KernelH},{spec.KernelW}]");
-        // Compared before dividing: OutH's integer division truncates towards zero, so a padded input one cell
-        // short of the kernel would still get OutH = 1.
-        if (x[2] + spec.PadTop + spec.PadBottom < spec.KernelH || x[3] + spec.PadLeft + spec.PadRight < spec.KernelW)
-            throw new ArgumentException($"conv input {x.ShapeString} (padded) smaller than the {spec.KernelH}x{spec.KernelW} kernel");
     }
 
     sealed class BackwardJob

@@ -1,3 +1,4 @@
+using static PatchCore.Backends.TrainingContracts;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 

@@ -1,3 +1,4 @@
+using static PatchCore.Backends.TrainingContracts;
 namespace PatchCore.Backends.Cpu;
 
 /// <summary>Row L2 normalisation (F.normalize) and its backward; rows in parallel, each row's sums in double.</summary>
@@ -5,7 +6,7 @@ public sealed partial class CpuBackend
 {
     public DeviceTensor L2NormalizeRows(DeviceTensor x, double eps)
     {
-        if (x.Rank != 2) throw new ArgumentException($"row normalisation needs [N, D], got {x.ShapeString}");
+        CheckRows(x, "row normalisation");
         int dim = x[1];
         var xd = HostMemory.AsHost(x).Data;
         var y = HostMemory.Allocate(x.Shape);
@@ -21,7 +22,7 @@ public sealed partial class CpuBackend
     /// <summary>dx = (dy − y·(y·dy))/‖x‖; where ‖x‖ ≤ eps the clamp makes it dy/eps.</summary>
     public DeviceTensor L2NormalizeRowsBackward(DeviceTensor dy, DeviceTensor x, double eps)
     {
-        if (x.Rank != 2) throw new ArgumentException($"row normalisation needs [N, D], got {x.ShapeString}");
+        CheckRows(x, "row normalisation");
         RequireShape(dy, "row normalisation output gradient", x.Shape);
         int dim = x[1];
         float[] xd = HostMemory.AsHost(x).Data, dyd = HostMemory.AsHost(dy).Data;

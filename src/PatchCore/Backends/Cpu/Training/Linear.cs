@@ -1,3 +1,4 @@
+using static PatchCore.Backends.TrainingContracts;
 using System.Numerics.Tensors;
 
 namespace PatchCore.Backends.Cpu;
@@ -64,12 +65,5 @@ public sealed partial class CpuBackend
             }
         }
         return new LayerGradients(dx, dw, db);
-    }
-
-    static (int N, int In, int Out) CheckLinear(DeviceTensor x, DeviceTensor weight)
-    {
-        if (x.Rank != 2) throw new ArgumentException($"linear input needs [N, in], got {x.ShapeString}");
-        if (weight.Rank != 2 || weight[1] != x[1]) throw new ArgumentException($"linear weight {weight.ShapeString} does not match input {x.ShapeString}");
-        return (x[0], x[1], weight[0]);
     }
 }

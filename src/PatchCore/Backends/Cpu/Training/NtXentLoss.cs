@@ -1,3 +1,4 @@
+using static PatchCore.Backends.TrainingContracts;
 using System.Numerics.Tensors;
 
 namespace PatchCore.Backends.Cpu;
@@ -71,12 +72,5 @@ public sealed partial class CpuBackend
     {
         if (scale == 0) return;
         for (int d = 0; d < acc.Length; d++) acc[d] += (double)scale * row[d];
-    }
-
-    static void CheckNtXent(DeviceTensor z, int pairs, double temperature)
-    {
-        if (z.Rank != 2) throw new ArgumentException($"NT-Xent needs rows [2P + E, D], got {z.ShapeString}");
-        if (pairs < 1 || 2 * pairs > z[0]) throw new ArgumentException($"NT-Xent: {pairs} pairs need 2·{pairs} of the {z[0]} rows");
-        if (!(temperature > 0)) throw new ArgumentException($"NT-Xent temperature {temperature} must be positive");
     }
 }

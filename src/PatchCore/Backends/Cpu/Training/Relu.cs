@@ -1,3 +1,4 @@
+using static PatchCore.Backends.TrainingContracts;
 using System.Runtime.Intrinsics;
 
 namespace PatchCore.Backends.Cpu;

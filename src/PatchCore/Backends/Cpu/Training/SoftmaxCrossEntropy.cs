@@ -1,3 +1,4 @@
+using static PatchCore.Backends.TrainingContracts;
 namespace PatchCore.Backends.Cpu;
 
 /// <summary>Softmax cross-entropy over logits [N, K] (K a handful of classes): plain loops in double, the loss
@@ -36,11 +37,5 @@ public sealed partial class CpuBackend
             for (int j = 0; j < k; j++)
                 dz.Data[r * k + j] = (float)(lossGradient * (pd[r * k + j] - (j == labels[r] ? 1 : 0)) / n);
         return dz;
-    }
-
-    static void CheckLogits(DeviceTensor logits, ReadOnlySpan<int> labels)
-    {
-        if (logits.Rank != 2) throw new ArgumentException($"cross-entropy needs logits [N, K], got {logits.ShapeString}");
-        if (labels.Length != logits[0]) throw new ArgumentException($"{labels.Length} labels for {logits[0]} rows");
     }
 }

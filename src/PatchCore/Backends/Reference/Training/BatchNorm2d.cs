@@ -1,3 +1,4 @@
+using static PatchCore.Backends.TrainingContracts;
 namespace PatchCore.Backends.Reference;
 
 public sealed partial class ReferenceBackend
@@ -28,16 +29,6 @@ public sealed partial class ReferenceBackend
         return new LayerGradients(Narrow(dx, x.Shape), Narrow(dgamma, [c]), Narrow(dbeta, [c]));
     }
 
-    static int CheckBatchNorm(DeviceTensor x, DeviceTensor gamma, DeviceTensor beta, DeviceTensor runningMean, DeviceTensor runningVar)
-    {
-        RequireNchw(x, "batch-norm input");
-        int c = x[1];
-        RequireShape(gamma, "batch-norm gamma", c);
-        RequireShape(beta, "batch-norm beta", c);
-        RequireShape(runningMean, "batch-norm running mean", c);
-        RequireShape(runningVar, "batch-norm running var", c);
-        return c;
-    }
 }
 
 public static partial class ReferenceTraining

@@ -1,10 +1,11 @@
+using static PatchCore.Backends.TrainingContracts;
 namespace PatchCore.Backends.Reference;
 
 public sealed partial class ReferenceBackend
 {
     public DeviceTensor Conv2dForward(DeviceTensor x, DeviceTensor weight, DeviceTensor? bias, ConvSpec spec)
     {
-        var (n, h, w) = CheckConv(x, weight, spec);
+        var (n, h, w) = CheckTrainingConv(x, weight, spec);
         if (bias != null) RequireShape(bias, "conv bias", spec.OutChannels);
         var y = ReferenceTraining.Conv2dForward(Wide(x), n, h, w, Wide(weight), bias == null ? null : Wide(bias), spec);
         return Narrow(y, [n, spec.OutChannels, spec.OutH(h), spec.OutW(w)]);
@@ -13,7 +14,7 @@ public sealed partial class ReferenceBackend
     public LayerGradients Conv2dBackward(DeviceTensor dy, DeviceTensor x, DeviceTensor weight, ConvSpec spec,
         bool inputGradient, bool biasGradient)
     {
-        var (n, h, w) = CheckConv(x, weight, spec);
+        var (n, h, w) = CheckTrainingConv(x, weight, spec);
         int oh = spec.OutH(h), ow = spec.OutW(w);
         RequireShape(dy, "conv output gradient", n, spec.OutChannels, oh, ow);
         var dyd = Wide(dy);
@@ -23,17 +24,6 @@ public sealed partial class ReferenceBackend
         return new LayerGradients(dx, dw, db);
     }
 
-    static (int N, int H, int W) CheckConv(DeviceTensor x, DeviceTensor weight, ConvSpec spec)
-    {
-        RequireNchw(x, "conv input");
-        if (x[1] != spec.InChannels) throw new ArgumentException($"conv input {x.ShapeString} does not match Cin {spec.InChannels}");
-        RequireShape(weight, "conv weight", spec.OutChannels, spec.InChannels, spec.KernelH, spec.KernelW);
-        // Compared before dividing: OutH's integer division truncates towards zero, so a padded input one cell
-        // short of the kernel would still get OutH = 1.
-        if (x[2] + spec.PadTop + spec.PadBottom < spec.KernelH || x[3] + spec.PadLeft + spec.PadRight < spec.KernelW)
-            throw new ArgumentException($"conv input {x.ShapeString} (padded) smaller than the {spec.KernelH}x{spec.KernelW} kernel");
-        return (x[0], x[2], x[3]);
-    }
 }
 
 public static partial class ReferenceTraining

@@ -1,16 +1,17 @@
+using static PatchCore.Backends.TrainingContracts;
 namespace PatchCore.Backends.Reference;
 
 public sealed partial class ReferenceBackend
 {
     public DeviceTensor L2NormalizeRows(DeviceTensor x, double eps)
     {
-        if (x.Rank != 2) throw new ArgumentException($"row normalisation needs [N, D], got {x.ShapeString}");
+        CheckRows(x, "row normalisation");
         return Narrow(ReferenceTraining.L2NormalizeRows(Wide(x), x[0], x[1], eps), x.Shape);
     }
 
     public DeviceTensor L2NormalizeRowsBackward(DeviceTensor dy, DeviceTensor x, double eps)
     {
-        if (x.Rank != 2) throw new ArgumentException($"row normalisation needs [N, D], got {x.ShapeString}");
+        CheckRows(x, "row normalisation");
         RequireShape(dy, "row normalisation output gradient", x.Shape);
         return Narrow(ReferenceTraining.L2NormalizeRowsBackward(Wide(dy), Wide(x), x[0], x[1], eps), x.Shape);
     }

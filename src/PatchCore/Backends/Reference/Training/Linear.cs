@@ -1,3 +1,4 @@
+using static PatchCore.Backends.TrainingContracts;
 namespace PatchCore.Backends.Reference;
 
 public sealed partial class ReferenceBackend
@@ -20,12 +21,6 @@ public sealed partial class ReferenceBackend
         return new LayerGradients(dx, dw, db);
     }
 
-    static (int N, int In, int Out) CheckLinear(DeviceTensor x, DeviceTensor weight)
-    {
-        if (x.Rank != 2) throw new ArgumentException($"linear input needs [N, in], got {x.ShapeString}");
-        if (weight.Rank != 2 || weight[1] != x[1]) throw new ArgumentException($"linear weight {weight.ShapeString} does not fit input {x.ShapeString}");
-        return (x[0], x[1], weight[0]);
-    }
 }
 
 public static partial class ReferenceTraining

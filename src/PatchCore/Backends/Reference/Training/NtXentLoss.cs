@@ -1,3 +1,4 @@
+using static PatchCore.Backends.TrainingContracts;
 namespace PatchCore.Backends.Reference;
 
 public sealed partial class ReferenceBackend
@@ -16,12 +17,6 @@ public sealed partial class ReferenceBackend
         return Narrow(ReferenceTraining.NtXentBackward(Wide(forward.Saved), Wide(z), z[0], z[1], pairs, temperature, lossGradient), z.Shape);
     }
 
-    static void CheckNtXent(DeviceTensor z, int pairs, double temperature)
-    {
-        if (z.Rank != 2) throw new ArgumentException($"NT-Xent needs rows [2P + E, D], got {z.ShapeString}");
-        if (pairs < 1 || 2 * pairs > z[0]) throw new ArgumentException($"NT-Xent: {pairs} pairs need 2·{pairs} of the {z[0]} rows");
-        if (!(temperature > 0)) throw new ArgumentException($"NT-Xent temperature {temperature} must be positive");
-    }
 }
 
 public static partial class ReferenceTraining

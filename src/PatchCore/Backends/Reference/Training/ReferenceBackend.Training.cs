@@ -1,3 +1,4 @@
+using static PatchCore.Backends.TrainingContracts;
 namespace PatchCore.Backends.Reference;
 
 /// <summary>
@@ -33,16 +34,6 @@ public sealed partial class ReferenceBackend : ITrainingBackend
         for (int i = 0; i < s.Length; i++) s[i] = (float)values[i];
     }
 
-    static void RequireShape(DeviceTensor t, string what, params int[] shape)
-    {
-        if (!t.Shape.AsSpan().SequenceEqual(shape))
-            throw new ArgumentException($"{what} is {t.ShapeString}, expected [{string.Join(",", shape)}]");
-    }
-
-    static void RequireNchw(DeviceTensor t, string what)
-    {
-        if (t.Rank != 4) throw new ArgumentException($"{what} needs NCHW, got {t.ShapeString}");
-    }
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using static PatchCore.Backends.TrainingContracts;
 namespace PatchCore.Backends.Reference;
 
 public sealed partial class ReferenceBackend

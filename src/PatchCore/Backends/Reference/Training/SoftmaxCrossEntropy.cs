@@ -1,3 +1,4 @@
+using static PatchCore.Backends.TrainingContracts;
 namespace PatchCore.Backends.Reference;
 
 public sealed partial class ReferenceBackend
@@ -16,11 +17,6 @@ public sealed partial class ReferenceBackend
         return Narrow(ReferenceTraining.SoftmaxCrossEntropyBackward(Wide(p), p[0], p[1], labels, lossGradient), p.Shape);
     }
 
-    static void CheckLogits(DeviceTensor logits, ReadOnlySpan<int> labels)
-    {
-        if (logits.Rank != 2) throw new ArgumentException($"cross-entropy needs logits [N, K], got {logits.ShapeString}");
-        if (labels.Length != logits[0]) throw new ArgumentException($"{labels.Length} labels for {logits[0]} rows");
-    }
 }
 
 public static partial class ReferenceTraining
