@@ -52,18 +52,7 @@ public static class RadixSort
         if (values.Length != flags.Length) throw new ArgumentException($"{values.Length} values but {flags.Length} flags");
         var a = GC.AllocateUninitializedArray<ulong>(values.Length);
         for (int i = 0; i < values.Length; i++) a[i] = (ulong)Ordered(values[i]) << 1 | (flags[i] ? 1ul : 0ul);
-        var b = GC.AllocateUninitializedArray<ulong>(values.Length);
-        Span<int> count = stackalloc int[Buckets];
-        for (int shift = 1; shift < 33; shift += Bits) // the key's 32 bits sit above the flag bit
-        {
-            count.Clear();
-            foreach (ulong k in a) count[(int)(k >> shift) & Mask]++;
-            int sum = 0;
-            for (int d = 0; d < Buckets; d++) { int c = count[d]; count[d] = sum; sum += c; }
-            foreach (ulong k in a) b[count[(int)(k >> shift) & Mask]++] = k;
-            (a, b) = (b, a);
-        }
-        return a;
+        return SortByKeyBits(a, firstBit: 1); // the key's 32 bits sit above the flag bit
     }
 
     /// <summary>
@@ -76,9 +65,15 @@ public static class RadixSort
         if ((ulong)values.Length > uint.MaxValue) throw new ArgumentException($"{values.Length} values: more than a 32-bit index holds");
         var a = GC.AllocateUninitializedArray<ulong>(values.Length);
         for (int i = 0; i < values.Length; i++) a[i] = (ulong)Ordered(values[i]) << 32 | (uint)i;
-        var b = GC.AllocateUninitializedArray<ulong>(values.Length);
+        return SortByKeyBits(a, firstBit: 32); // the key's 32 bits sit above the index
+    }
+
+    /// <summary>Stable LSD radix sort of packed elements by their 32 key bits starting at <paramref name="firstBit"/>.</summary>
+    static ulong[] SortByKeyBits(ulong[] a, int firstBit)
+    {
+        var b = GC.AllocateUninitializedArray<ulong>(a.Length);
         Span<int> count = stackalloc int[Buckets];
-        for (int shift = 32; shift < 64; shift += Bits) // the key's 32 bits sit above the index
+        for (int shift = firstBit; shift < firstBit + 32; shift += Bits)
         {
             count.Clear();
             foreach (ulong k in a) count[(int)(k >> shift) & Mask]++;
