@@ -8,7 +8,9 @@ namespace PatchCore.Experiments;
 /// Fills the numbers of hand-written prose from sweep summaries, so that every number in a report comes from the
 /// runs. A placeholder <c>{{SWEEP:CATEGORY[:KEY=VALUE,…]:COLUMN}}</c> becomes the cell of COLUMN in the one row of
 /// <c>SWEEPS/SWEEP/summary.csv</c> whose <c>category</c> is CATEGORY and whose swept parameters equal the
-/// KEY=VALUE pairs (numbers compared as numbers: <c>coreset=0.1</c> matches a cell "0.1" or "0.10"). A placeholder
+/// KEY=VALUE pairs (numbers compared as numbers: <c>coreset=0.1</c> matches a cell "0.1" or "0.10").
+/// <c>SWEEP/finetune-epochs</c> reads the sweep's fine-tuning curves instead (<see cref="FineTuneCurves"/>: one row
+/// per setting and <c>epoch</c>). A placeholder
 /// that names no file, no column, no row or more than one row is an error naming the template's line; nothing is
 /// guessed.
 /// </summary>
@@ -54,15 +56,24 @@ public static class ProseNumbers
                 if (eq <= 0) throw new InvalidDataException($"{where}: '{pair}' in {{{{{spec}}}}} is not KEY=VALUE");
                 wanted.Add((pair[..eq].Trim(), pair[(eq + 1)..].Trim()));
             }
-        if (sweep.Length == 0 || sweep.Contains('/') || sweep.Contains('\\') || sweep == "..")
-            throw new InvalidDataException($"{where}: '{sweep}' in {{{{{spec}}}}} is not a sweep folder name");
-        if (!tables.TryGetValue(sweep, out var table))
+        string tableName = "summary";
+        int slash = sweep.IndexOf('/');
+        if (slash >= 0)
         {
-            string path = Path.Combine(root, sweep, "summary.csv");
+            tableName = sweep[(slash + 1)..];
+            sweep = sweep[..slash];
+        }
+        if (sweep.Length == 0 || sweep.Contains('\\') || sweep == "..")
+            throw new InvalidDataException($"{where}: '{sweep}' in {{{{{spec}}}}} is not a sweep folder name");
+        if (tableName != "summary" && tableName != FineTuneCurves.Table)
+            throw new InvalidDataException($"{where}: '{tableName}' in {{{{{spec}}}}} is not a table of a sweep (SWEEP or SWEEP/{FineTuneCurves.Table})");
+        if (!tables.TryGetValue(sweep + "/" + tableName, out var table))
+        {
+            string path = Path.Combine(root, sweep, tableName + ".csv");
             if (!File.Exists(path))
                 throw new InvalidDataException($"{where}: {{{{{spec}}}}} needs {path}, which does not exist (run the sweep first)");
             table = SummaryTable.Read(path);
-            tables[sweep] = table;
+            tables[sweep + "/" + tableName] = table;
         }
         return table.Cell(category, wanted, column, $"{where}: {{{{{spec}}}}}");
     }

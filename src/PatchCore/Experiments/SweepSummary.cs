@@ -12,7 +12,8 @@ namespace PatchCore.Experiments;
 /// aupro_mean,aupro_sd,f1_max_mean,f1_max_sd,total_s_mean</c>: metrics in percent with 2 decimals, sd with n−1
 /// (empty for one seed or a metric a run lacks). total_s_mean is wall-clock seconds, the one column that differs
 /// between two sweeps of the same file. summary.md is the same table with the best mean of each metric per
-/// category in <c>**bold**</c>.
+/// category in <c>**bold**</c>. A sweep with fine-tuning runs also gets their training curves
+/// (<see cref="FineTuneCurves"/>).
 /// </summary>
 public static class SweepSummary
 {
@@ -84,6 +85,7 @@ public static class SweepSummary
         var cols = ParamColumns(plan);
         AtomicFile.WriteAllText(Path.Combine(sweepDir, CsvFile), Csv(rows, cols));
         AtomicFile.WriteAllText(Path.Combine(sweepDir, MarkdownFile), Markdown(rows, cols));
+        if (FineTuneCurves.HasFineTuning(plan)) FineTuneCurves.Write(plan, sweepDir);
     }
 
     static IEnumerable<string> Header(List<string> cols)

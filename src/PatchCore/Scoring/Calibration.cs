@@ -35,7 +35,7 @@ public sealed record ScoreThreshold(double Threshold, double NominalMin, string 
 /// is α or just below it when n ≥ 1/α − 1 (99 images for α = 0.01); with fewer images k = n, the threshold is the
 /// highest nominal score and the promise is only 1/(n + 1). The promise is about images drawn like the calibration
 /// images: a line whose nominal images drift (another light, another batch) breaks it, which
-/// <c>docs/RESULTS.md</c> measures on MVTec AD's test sets.
+/// <c>docs/FINDINGS.md</c> measures on MVTec AD's test sets.
 /// </summary>
 public sealed record Calibration
 {

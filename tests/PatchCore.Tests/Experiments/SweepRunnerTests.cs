@@ -117,6 +117,9 @@ public class SweepRunnerTests
         Assert.StartsWith("category,task,epochs,n_seeds,", rows[0]);
         Assert.StartsWith("demo,none,1,1,", rows[1]);
         Assert.StartsWith("demo,rotation,1,1,", rows[2]);
+        var curves = File.ReadAllText(Path.Combine(dir, FineTuneCurves.CsvFile)).TrimEnd('\n').Split('\n');
+        Assert.Equal(2, curves.Length); // header + the rotation setting's one epoch; "none" has no curve
+        Assert.StartsWith("demo,rotation,1,1,1,", curves[1]);
 
         // A killed fine-tuning run is redone from its checkpoint: no epoch trained again, the same weights and scores.
         byte[] weightBytes = File.ReadAllBytes(weights);
