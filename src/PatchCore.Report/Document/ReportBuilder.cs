@@ -26,6 +26,7 @@ public static class ReportBuilder
         sections.Add(Overview(input));
         sections.Add(Published(input, published));
         if (input.SweptParams.Count > 0) sections.Add(Sweep(input));
+        if (input.Runs.Any(r => r.FineTuning is { Count: > 0 })) sections.Add(FineTuning(input));
         sections.Add(Timings(input));
         sections.AddRange(RunSections(input, options));
         sections.Add(Configurations(input));
@@ -127,6 +128,50 @@ public static class ReportBuilder
         }
         blocks.Add(SweepTable(input));
         return new Section("sweep", "Sweep", 1, blocks);
+    }
+
+    /// <summary>Training curves of the runs that fine-tuned their backbone (finetune.json): train loss, held-out loss
+    /// and held-out accuracy against the epoch, one line per category and setting, mean ± sd over seeds.</summary>
+    static Section FineTuning(ReportInput input)
+    {
+        var runs = input.Runs.Where(r => r.FineTuning is { Count: > 0 }).ToList();
+        var swept = input.SweptParams;
+        var groups = runs.GroupBy(r => r.Category + (swept.Count > 0 ? " (" + ParamText(r, swept) + ")" : ""))
+            .OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+        var blocks = new List<Block>
+        {
+            new Paragraph($"{runs.Count} run(s) fine-tuned their backbone before PatchCore. Each line is one category and setting: " +
+                          "the mean over its seeds at each epoch, error bars one sample standard deviation. Held-out accuracy: the rotation " +
+                          "task's 4-way accuracy on the held-out images, or the contrastive task's share of held-out views whose positive " +
+                          "is the most similar row."),
+        };
+        var series = new (string Name, string Unit, Func<FineTuneEpoch, double?> Value)[]
+        {
+            ("training loss", "training loss (nats per row, epoch mean)", e => e.TrainLoss),
+            ("held-out loss", "held-out loss (nats per row)", e => e.HeldOutLoss),
+            ("held-out accuracy", "held-out accuracy (%)", e => e.HeldOutAccuracy is double a ? 100 * a : null),
+        };
+        foreach (var (name, unit, value) in series)
+        {
+            var lines = new List<SweepSeries>();
+            foreach (var g in groups)
+            {
+                var xs = new List<double>(); var means = new List<double>(); var sds = new List<double>();
+                int epochs = g.Max(r => r.FineTuning!.Count);
+                for (int e = 0; e < epochs; e++)
+                {
+                    var v = g.Where(r => r.FineTuning!.Count > e).Select(r => value(r.FineTuning![e])).OfType<double>().ToList();
+                    if (v.Count == 0) continue;
+                    var (m, sd) = Format.MeanSd(v);
+                    xs.Add(e + 1); means.Add(m); sds.Add(sd);
+                }
+                if (xs.Count > 0) lines.Add(new SweepSeries(g.Key, xs.ToArray(), means.ToArray(), sds.ToArray()));
+            }
+            if (lines.Count > 0)
+                blocks.Add(Charts.Sweep(lines, "epoch (passes over the training images)", unit,
+                    $"Fine-tuning: {name} against the epoch, mean ± sd over seeds, per category and setting."));
+        }
+        return new Section("finetuning", "Fine-tuning curves", 1, blocks);
     }
 
     static Figure? SweepFigure(ReportInput input, string param, Func<RunData, double?> value, string yLabel, string caption)

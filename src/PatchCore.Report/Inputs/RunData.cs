@@ -15,6 +15,10 @@ public sealed record RunCurves(Curve? ImageRoc, Curve? ImagePr, Curve? PixelRoc,
     public static readonly RunCurves None = new(null, null, null, null, null, true);
 }
 
+/// <summary>One epoch of a fine-tuning run's history (finetune.json of a sweep run): losses as computed, the held-out
+/// accuracy as a fraction (null when the run held no images out).</summary>
+public sealed record FineTuneEpoch(int Epoch, double TrainLoss, double? HeldOutLoss, double? HeldOutAccuracy);
+
 /// <summary>The metrics of one defect type of a run (results.json metrics.per_defect_type).</summary>
 public sealed record DefectTypeMetrics(string Type, int N, double? ImageAuroc, double? PixelAuroc, double? Aupro);
 
@@ -37,7 +41,8 @@ public sealed record RunData(
     RunCurves Curves,
     int? NTrain,
     int? NTest,
-    int? BankSize)
+    int? BankSize,
+    IReadOnlyList<FineTuneEpoch>? FineTuning = null)
 {
     /// <summary>A metric as a fraction, or null when the run could not compute it.</summary>
     public double? Metric(string name) => Metrics.TryGetValue(name, out double v) ? v : null;

@@ -60,7 +60,26 @@ public static class RunFolderReader
         return new RunData(dir, id,
             String(root, "category") ?? "?", String(root, "backend") ?? "?",
             metrics, perType, timings, threshold, config, ReadParams(Path.Combine(dir, "params.json")), scores, curves,
-            Int(root, "n_train"), Int(root, "n_test"), Int(root, "bank_size"));
+            Int(root, "n_train"), Int(root, "n_test"), Int(root, "bank_size"),
+            ReadFineTuning(Path.Combine(dir, "finetune.json")));
+    }
+
+    /// <summary>finetune.json of a sweep run that fine-tuned its backbone: {"epochs": [{"Epoch", "TrainLoss",
+    /// "HeldOutLoss", "HeldOutAccuracy", …}]} (NaN written as "NaN"); null when the run did not fine-tune.</summary>
+    static List<FineTuneEpoch>? ReadFineTuning(string path)
+    {
+        if (!File.Exists(path)) return null;
+        using var doc = ParseJson(path);
+        if (!doc.RootElement.TryGetProperty("epochs", out var epochs) || epochs.ValueKind != JsonValueKind.Array)
+            throw new InvalidDataException($"{path}: no \"epochs\" list");
+        var list = new List<FineTuneEpoch>();
+        foreach (var e in epochs.EnumerateArray())
+        {
+            int epoch = Int(e, "Epoch") ?? throw new InvalidDataException($"{path}: an epoch without \"Epoch\"");
+            double train = Number(e, "TrainLoss") ?? throw new InvalidDataException($"{path}: epoch {epoch} has no TrainLoss");
+            list.Add(new FineTuneEpoch(epoch, train, Number(e, "HeldOutLoss"), Number(e, "HeldOutAccuracy")));
+        }
+        return list;
     }
 
     /// <summary>params.json of a sweep run: {"category": …, "params": {key: value}}; values kept as text.</summary>

@@ -139,6 +139,36 @@ public class ReportDocumentTests
         AssertImagesArePngs(HtmlRenderer.Render(content));
     }
 
+    /// <summary>Runs with a finetune.json (a sweep's fine-tuning runs) get a "Fine-tuning curves" section: training loss,
+    /// held-out loss and held-out accuracy against the epoch, mean ± sd over seeds; a folder without them has none.</summary>
+    [Fact]
+    public void FineTuningRuns_GetTrainingCurveFigures()
+    {
+        string dir = ReportFixtures.Sweep(Path.Combine(TestPaths.TempDir(), "sweep"), ["transistor"], [0.01], [0, 1]);
+        Assert.DoesNotContain(Build(dir, new ReportOptions { MaxRunDetails = 0 }).Sections, s => s.Id == "finetuning");
+        int k = 0;
+        foreach (string run in Directory.GetDirectories(Path.Combine(dir, "runs")))
+        {
+            double loss = 1.0 + k++;
+            File.WriteAllText(Path.Combine(run, "finetune.json"), "{\"task\": \"rotation\", \"epochs\": [" +
+                $"{{\"Epoch\": 1, \"TrainLoss\": {loss}, \"HeldOutLoss\": 0.7, \"HeldOutAccuracy\": 0.5, \"LearningRate\": 0.01}}, " +
+                "{\"Epoch\": 2, \"TrainLoss\": 0.5, \"HeldOutLoss\": 0.4, \"HeldOutAccuracy\": \"NaN\", \"LearningRate\": 0}]}");
+        }
+        Assert.Equal([1.0, 0.5], ReportInput.Load(dir).Runs[0].FineTuning!.Select(e => e.TrainLoss));
+        var content = Build(dir, new ReportOptions { MaxRunDetails = 0 });
+        var ft = content.Sections.Single(s => s.Id == "finetuning");
+        var captions = ft.Blocks.OfType<Figure>().Select(f => f.Caption).ToList();
+        Assert.Equal(3, captions.Count);
+        Assert.Contains(captions, c => c.Contains("training loss against the epoch"));
+        Assert.Contains(captions, c => c.Contains("held-out accuracy against the epoch"));
+        Assert.Contains("2 run(s) fine-tuned", ft.Blocks.OfType<Paragraph>().First().Text);
+        AssertImagesArePngs(HtmlRenderer.Render(content));
+
+        File.WriteAllText(Path.Combine(Directory.GetDirectories(Path.Combine(dir, "runs"))[0], "finetune.json"), "{\"task\": \"rotation\"}");
+        var e = Assert.Throws<InvalidDataException>(() => ReportInput.Load(dir));
+        Assert.Contains("finetune.json: no \"epochs\" list", e.Message);
+    }
+
     [Fact]
     public void RunsFolderWithoutSweepJson_SweepsTheConfigKeysThatVary()
     {
