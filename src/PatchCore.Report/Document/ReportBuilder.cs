@@ -131,19 +131,19 @@ public static class ReportBuilder
     }
 
     /// <summary>Training curves of the runs that fine-tuned their backbone (finetune.json): train loss, held-out loss
-    /// and held-out accuracy against the epoch, one line per category and setting, mean ± sd over seeds.</summary>
+    /// and held-out accuracy against the epoch; one figure per sweep folder and task (the tasks' losses have different
+    /// scales), one line per run setting (the run folder's name without its seed), mean ± sd over seeds.</summary>
     static Section FineTuning(ReportInput input)
     {
         var runs = input.Runs.Where(r => r.FineTuning is { Count: > 0 }).ToList();
-        var swept = input.SweptParams;
-        var groups = runs.GroupBy(r => r.Category + (swept.Count > 0 ? " (" + ParamText(r, swept) + ")" : ""))
-            .OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+        var figures = runs.GroupBy(r => (Sweep: SweepOf(r), Task: r.Params.GetValueOrDefault("task", "fine-tuned")))
+            .OrderBy(g => g.Key.Sweep, StringComparer.Ordinal).ThenBy(g => g.Key.Task, StringComparer.Ordinal).ToList();
         var blocks = new List<Block>
         {
-            new Paragraph($"{runs.Count} run(s) fine-tuned their backbone before PatchCore. Each line is one category and setting: " +
-                          "the mean over its seeds at each epoch, error bars one sample standard deviation. Held-out accuracy: the rotation " +
-                          "task's 4-way accuracy on the held-out images, or the contrastive task's share of held-out views whose positive " +
-                          "is the most similar row."),
+            new Paragraph($"{runs.Count} run(s) fine-tuned their backbone before PatchCore. One set of figures per sweep and task; each line is " +
+                          "one setting (its run folder's name without the seed): the mean over its seeds at each epoch, error bars one sample " +
+                          "standard deviation. Held-out accuracy: the rotation task's 4-way accuracy on the held-out images, or the contrastive " +
+                          "task's share of held-out views whose positive is the most similar row."),
         };
         var series = new (string Name, string Unit, Func<FineTuneEpoch, double?> Value)[]
         {
@@ -151,27 +151,46 @@ public static class ReportBuilder
             ("held-out loss", "held-out loss (nats per row)", e => e.HeldOutLoss),
             ("held-out accuracy", "held-out accuracy (%)", e => e.HeldOutAccuracy is double a ? 100 * a : null),
         };
-        foreach (var (name, unit, value) in series)
+        foreach (var fig in figures)
         {
-            var lines = new List<SweepSeries>();
-            foreach (var g in groups)
+            var settings = fig.GroupBy(SettingName).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+            string where = (fig.Key.Sweep.Length > 0 ? $"sweep {fig.Key.Sweep}, " : "") + $"task {fig.Key.Task}";
+            foreach (var (name, unit, value) in series)
             {
-                var xs = new List<double>(); var means = new List<double>(); var sds = new List<double>();
-                int epochs = g.Max(r => r.FineTuning!.Count);
-                for (int e = 0; e < epochs; e++)
+                var lines = new List<SweepSeries>();
+                foreach (var g in settings)
                 {
-                    var v = g.Where(r => r.FineTuning!.Count > e).Select(r => value(r.FineTuning![e])).OfType<double>().ToList();
-                    if (v.Count == 0) continue;
-                    var (m, sd) = Format.MeanSd(v);
-                    xs.Add(e + 1); means.Add(m); sds.Add(sd);
+                    var xs = new List<double>(); var means = new List<double>(); var sds = new List<double>();
+                    int epochs = g.Max(r => r.FineTuning!.Count);
+                    for (int e = 0; e < epochs; e++)
+                    {
+                        var v = g.Where(r => r.FineTuning!.Count > e).Select(r => value(r.FineTuning![e])).OfType<double>().ToList();
+                        if (v.Count == 0) continue;
+                        var (m, sd) = Format.MeanSd(v);
+                        xs.Add(e + 1); means.Add(m); sds.Add(sd);
+                    }
+                    if (xs.Count > 0) lines.Add(new SweepSeries(g.Key, xs.ToArray(), means.ToArray(), sds.ToArray()));
                 }
-                if (xs.Count > 0) lines.Add(new SweepSeries(g.Key, xs.ToArray(), means.ToArray(), sds.ToArray()));
+                if (lines.Count > 0)
+                    blocks.Add(Charts.Sweep(lines, "epoch (passes over the training images)", unit,
+                        $"Fine-tuning ({where}): {name} against the epoch, mean ± sd over seeds, per setting.", legendBelow: true));
             }
-            if (lines.Count > 0)
-                blocks.Add(Charts.Sweep(lines, "epoch (passes over the training images)", unit,
-                    $"Fine-tuning: {name} against the epoch, mean ± sd over seeds, per category and setting."));
         }
         return new Section("finetuning", "Fine-tuning curves", 1, blocks);
+    }
+
+    /// <summary>The sweep folder a run lives in (…/SWEEP/runs/ID), or "" for a run outside a sweep.</summary>
+    static string SweepOf(RunData r)
+    {
+        var parts = r.Id.Split('/', '\\');
+        return parts.Length >= 3 && parts[^2] == "runs" ? parts[^3] : "";
+    }
+
+    /// <summary>A run's setting: its folder name without the seed and task, "__" shown as ", ".</summary>
+    static string SettingName(RunData r)
+    {
+        var keep = Path.GetFileName(r.Id).Split("__").Where(p => !p.StartsWith("seed=", StringComparison.Ordinal) && !p.StartsWith("task=", StringComparison.Ordinal));
+        return string.Join(", ", keep);
     }
 
     static Figure? SweepFigure(ReportInput input, string param, Func<RunData, double?> value, string yLabel, string caption)

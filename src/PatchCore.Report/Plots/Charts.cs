@@ -125,7 +125,8 @@ public static class Charts
     /// A metric against a swept parameter, one line per category with ± sd error bars. Numeric values are placed on
     /// a log axis when they span more than a factor 20 (coreset fractions), text values are evenly spaced.
     /// </summary>
-    public static Figure Sweep(IReadOnlyList<SweepSeries> series, string xLabel, string yLabel, string caption, string[]? xText = null)
+    public static Figure Sweep(IReadOnlyList<SweepSeries> series, string xLabel, string yLabel, string caption, string[]? xText = null,
+        bool legendBelow = false)
     {
         bool log = xText == null && LogAxis(series);
         var plt = NewPlot(log ? xLabel + " (log scale)" : xLabel, yLabel);
@@ -151,7 +152,8 @@ public static class Charts
             foreach (var v in series.SelectMany(s => s.X).Distinct().Order()) ticks.Add((Math.Log10(v), v.ToString("G4")));
         if (ticks.Count > 0) plt.Axes.Bottom.SetTicks(ticks.Select(t => t.Item1).ToArray(), ticks.Select(t => t.Item2).ToArray());
         plt.Axes.Margins(horizontal: 0.1, vertical: 0.15);
-        plt.ShowLegend(Alignment.LowerRight);
+        // Below the data when the labels are long or the lines span the whole height (training curves): never over a line.
+        if (legendBelow) plt.ShowLegend(Edge.Bottom); else plt.ShowLegend(Alignment.LowerRight);
         return Done(plt, caption);
     }
 

@@ -159,7 +159,7 @@ public class ReportDocumentTests
         var ft = content.Sections.Single(s => s.Id == "finetuning");
         var captions = ft.Blocks.OfType<Figure>().Select(f => f.Caption).ToList();
         Assert.Equal(3, captions.Count);
-        Assert.Contains(captions, c => c.Contains("training loss against the epoch"));
+        Assert.Contains(captions, c => c.Contains("(task fine-tuned): training loss against the epoch"));
         Assert.Contains(captions, c => c.Contains("held-out accuracy against the epoch"));
         Assert.Contains("2 run(s) fine-tuned", ft.Blocks.OfType<Paragraph>().First().Text);
         AssertImagesArePngs(HtmlRenderer.Render(content));
