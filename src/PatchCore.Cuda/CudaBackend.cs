@@ -267,8 +267,14 @@ public sealed unsafe partial class CudaBackend : ITrainingBackend, IPoisonableBa
         Check(_cu.cuStreamSynchronize(_stream), "cuStreamSynchronize");
     }
 
-    internal static CudaTensor T(DeviceTensor t) =>
-        t as CudaTensor ?? throw new ArgumentException($"tensor {t.GetType().Name} does not belong to the cuda backend");
+    internal static CudaTensor T(DeviceTensor t)
+    {
+        var c = t as CudaTensor ?? throw new ArgumentException($"tensor {t.GetType().Name} does not belong to the cuda backend");
+        // Dispose sets Ptr to 0: a kernel handed that address reads page zero, a raw SIGSEGV on a GPU's host
+        // process as in the emulator, with no name of the op or the tensor. Fail here instead, in the caller's stack.
+        if (c.Ptr == 0) throw new ObjectDisposedException($"cuda tensor {c.ShapeString}", "used after Dispose");
+        return c;
+    }
 
     internal static ulong F(float v) => BitConverter.SingleToUInt32Bits(v);
     internal static ulong I(long v) => unchecked((ulong)v);

@@ -4,9 +4,9 @@
 // faults at once); copies and memsets are checked against the allocation table; modules are the shared
 // libraries that the emulated NVRTC builds; launches run synchronously (pc_emu_launch in each module).
 // A failed launch makes the context's error sticky, as on a GPU. A fault inside the emulator's own memory (a
-// guard page, or an allocation already freed) during a launch or an emulated cuBLAS call is caught and turned
-// into a failed launch that names the kernel and the address; any other fault goes to the handler that was
-// there before (the .NET runtime's).
+// guard page, or an allocation already freed) or in the null page during a launch or an emulated cuBLAS call is
+// caught and turned into a failed launch that names the kernel and the address; any other fault goes to the
+// handler that was there before (the .NET runtime's).
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -70,9 +70,15 @@ void add_region(uintptr_t begin, uintptr_t end)
     if (regionCount < MaxRegions) regions[regionCount++] = Region{begin, end};
 }
 
+// The lowest 64 KiB: what Linux never maps (vm.mmap_min_addr), so an access there is a null pointer plus an
+// offset. A kernel handed a device pointer of 0 (a tensor used after its Dispose set it to 0, or an argument never
+// set) faults there; a GPU reports that launch as an illegal address, so the emulator names the kernel too
+// instead of leaving a raw SIGSEGV to the .NET runtime.
+constexpr uintptr_t NullPageBytes = 64 * 1024;
+
 void on_fault(int sig, siginfo_t* info, void* context)
 {
-    if (activeJump && in_region((uintptr_t)info->si_addr))
+    if (activeJump && ((uintptr_t)info->si_addr < NullPageBytes || in_region((uintptr_t)info->si_addr)))
     {
         faultAddress = info->si_addr;
         siglongjmp(*activeJump, 1);
@@ -133,7 +139,10 @@ template <class F> bool pc_emu_guarded(F body, char* err, size_t errBytes)
     if (sigsetjmp(jump, 1) != 0)
     {
         activeJump = nullptr;
-        std::snprintf(err, errBytes, "memory access at %p, past the end of an allocation or in freed memory", faultAddress);
+        if ((uintptr_t)faultAddress < NullPageBytes)
+            std::snprintf(err, errBytes, "memory access at %p, through a null device pointer (freed or never set)", faultAddress);
+        else
+            std::snprintf(err, errBytes, "memory access at %p, past the end of an allocation or in freed memory", faultAddress);
         return false;
     }
     activeJump = &jump;

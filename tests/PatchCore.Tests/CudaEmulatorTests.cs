@@ -338,6 +338,18 @@ public unsafe class CudaEmulatorSelfTests(CudaEmulatorFixture fixture)
             }
             """, 32, "past the end of an allocation"
         },
+        {
+            // What `finetune --backend cuda` hit: a freed tensor's address 0 passed to a kernel (offset so that
+            // the read lands inside the null page, not at 0 itself). The address is computed from x (x & 3 = 0)
+            // so that the compiler cannot see the null and trap instead.
+            "a null device pointer", """
+            extern "C" __global__ void k(float* x)
+            {
+                const float* q = x - ((unsigned long long)x >> 2);
+                x[threadIdx.x] = q[threadIdx.x + 196] + 1.f;
+            }
+            """, 32, "null device pointer"
+        },
     };
 
     [Theory]

@@ -1,3 +1,4 @@
+using PatchCore.Backbone;
 using PatchCore.Backends;
 using PatchCore.Backends.Reference;
 using PatchCore.Cuda;
@@ -45,6 +46,28 @@ public class CudaEmulatorTrainingTests(CudaEmulatorFixture fixture)
 
     [Fact]
     public void RefusesWrongShapes() => CudaTrainingChecks.RefusesWrongShapes(fixture.Get());
+
+    /// <summary>The whole trained net's backward (layer2 + layer3, ~20 ops chained) on the emulator against the
+    /// reference, every parameter gradient read after Backward returned, as the optimiser reads it. Before the fix
+    /// in TrainableConvBn.Backward, the BN γ/β gradients were freed as Backward returned (a `using` on the BN
+    /// backward's LayerGradients that had handed them to the parameters): the cpu backends never noticed (Dispose
+    /// of a small host array is a no-op), the cuda backend passed their address 0 to the optimiser's kernel and
+    /// `pcnative finetune --backend cuda` died of SIGSEGV; here the read of such a gradient fails. Tolerance: as
+    /// the cpu backend's test of the same composition (TrainableResNetTests), 1e-3 relative per tensor.</summary>
+    [Theory]
+    [InlineData(BatchNormMode.Frozen)]
+    [InlineData(BatchNormMode.Train)]
+    public void StageBackwardMatchesTheReference(BatchNormMode mode)
+    {
+        var cuda = fixture.Get();
+        lock (cuda)
+        {
+            using var reference = new ReferenceBackend();
+            cuda.PoisonAllocations = true;
+            try { TrainableResNetTests.AssertStageBackwardMatches(reference, cuda, GradientCheck.NewSeed(), mode, 1e-3); }
+            finally { cuda.PoisonAllocations = false; }
+        }
+    }
 }
 
 /// <summary>The same checks on a real GPU; they skip with TryCreate's reason where there is none (CI).</summary>

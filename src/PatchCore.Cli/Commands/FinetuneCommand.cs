@@ -21,7 +21,7 @@ public sealed class FinetuneCommand : ICommand
     [Option("data-root", HelpText = "Dataset root (default $PCNATIVE_DATA or data/mvtec).")] public string? DataRoot { get; set; }
     [Option("out", Required = true, HelpText = "Output weight file (safetensors).")] public string Out { get; set; } = "";
     [Option("weights", HelpText = "Base weights (default weights/resnet18-cntk.safetensors).")] public string? Weights { get; set; }
-    [Option("backend", Default = "cpu", HelpText = "cpu | reference (a backend that can train).")] public string Backend { get; set; } = "cpu";
+    [Option("backend", Default = "cpu", HelpText = "cpu | cuda | reference (a backend that can train; cuda: the native CUDA backend, kernels/*.cu; not gpu, the ILGPU one).")] public string Backend { get; set; } = "cpu";
     [Option("threads", Default = 0, HelpText = "CPU threads (0 = all cores).")] public int Threads { get; set; }
     [Option("config", HelpText = "JSON file of fine-tuning settings (keys = flag names).")] public string? Config { get; set; }
     [Option("resume", HelpText = "Continue from the checkpoint OUT.ckpt if it exists.")] public bool Resume { get; set; }
@@ -108,7 +108,7 @@ public sealed class FinetuneCommand : ICommand
             images[i] = new NominalImage(Preprocessing.ToInput(ImageFile.Decode(paths[i]), spec, norm), config.Crop, config.Crop, paths[i]));
 
         using var backend = BackendFactory.Create(new BackendFactory.Options(Backend, Threads));
-        if (backend is not ITrainingBackend trainer) throw new UserError($"--backend {Backend}: this backend cannot train (cpu or reference can)");
+        if (backend is not ITrainingBackend trainer) throw new UserError($"--backend {Backend}: this backend cannot train (cpu, cuda or reference can)");
         using IFineTuneTask task = config.Task switch
         {
             "contrastive" => new ContrastiveTask(config.Contrastive()),

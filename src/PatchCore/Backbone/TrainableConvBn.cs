@@ -83,12 +83,18 @@ sealed class TrainableConvBn : IDisposable
     /// <summary>Parameter gradients into the parameters; returns dx when <paramref name="inputGradient"/>.</summary>
     public DeviceTensor? Backward(ITrainingBackend b, DeviceTensor dy, Cache cache, bool inputGradient)
     {
-        using var g = cache.SavedMean != null
+        // dγ and dβ go to the parameters, which own them from then on (the optimiser reads them after this
+        // returns); only dx of the BN is ours to free. A `using` on the whole LayerGradients freed dγ and dβ too:
+        // harmless on the cpu backends (a small host array's Dispose is a no-op), address 0 for the optimiser's
+        // kernel on the cuda backend (CudaEmulatorTrainingTests.StageBackwardMatchesTheReference).
+        var g = cache.SavedMean != null
             ? b.BatchNorm2dTrainBackward(dy, cache.ConvOutput!, Gamma.Value, cache.SavedMean, cache.SavedInvStd!)
             : b.BatchNorm2dFrozenBackward(dy, cache.ConvOutput!, Gamma.Value, RunningMean.Value, RunningVar.Value, Eps);
-        var c = b.Conv2dBackward(g.Input!, cache.Input!, Weight.Value, Spec, inputGradient, Bias != null);
         Gamma.AccumulateGradient(b, g.Weight!);
         Beta.AccumulateGradient(b, g.Bias!);
+        LayerGradients c;
+        using (var dBnInput = g.Input!)
+            c = b.Conv2dBackward(dBnInput, cache.Input!, Weight.Value, Spec, inputGradient, Bias != null);
         Weight.AccumulateGradient(b, c.Weight!);
         if (Bias != null) Bias.AccumulateGradient(b, c.Bias!);
         return c.Input;

@@ -145,7 +145,7 @@ public sealed class SweepRunner
     WeightFile FineTune(SweepRun r, FineTuneConfig config, MvtecDataset data, WeightFile baseWeights, string dir)
     {
         if (_backend is not ITrainingBackend trainer)
-            throw new NotSupportedException($"run {r.Id}: fine-tuning needs a backend that can train (cpu or reference), not {_backend.Name}");
+            throw new NotSupportedException($"run {r.Id}: fine-tuning needs a backend that can train (cpu, cuda or reference), not {_backend.Name}");
         var paths = data.TrainImages.ToList();
         if (config.MaxImages > 0 && paths.Count > config.MaxImages) paths = paths.GetRange(0, config.MaxImages);
         var spec = new ResizeSpec(config.Resize, config.Crop);

@@ -15,7 +15,7 @@ public class FineTunerTests
     const int Size = 32;
 
     /// <summary>Images with an unmistakable "up": a bright band at the top, a dark corner bottom-left, noise.</summary>
-    static NominalImage[] OrientedImages(int count, int seed)
+    internal static NominalImage[] OrientedImages(int count, int seed)
     {
         var rng = new Random(seed);
         var images = new NominalImage[count];
@@ -36,7 +36,7 @@ public class FineTunerTests
     }
 
     /// <summary>Images that each have their own colour and blob position (what a contrastive task can tell apart).</summary>
-    static NominalImage[] DistinctImages(int count, int seed)
+    internal static NominalImage[] DistinctImages(int count, int seed)
     {
         var rng = new Random(seed);
         var images = new NominalImage[count];
