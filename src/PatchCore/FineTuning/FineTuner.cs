@@ -162,6 +162,7 @@ public sealed class FineTuner(ITrainingBackend backend, WeightFile weights, IFin
             batch = b;
             foreach (var (name, t) in pass.FrozenOutputs) maps["frozen/" + name] = HostTensor(t);
             foreach (var (name, t) in pass.Outputs) maps["output/" + name] = HostTensor(t);
+            foreach (var (name, t) in pass.ReluOutputs()) maps["relu/" + name] = HostTensor(t);
         });
         var gradients = new Dictionary<string, Tensor>();
         var buffers = new Dictionary<string, Tensor>();
