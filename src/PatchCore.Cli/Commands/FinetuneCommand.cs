@@ -12,14 +12,17 @@ namespace PatchCore.Cli.Commands;
 /// the backbone on a category's train/good images (issue 13). Every hyperparameter is a flag and a --config key
 /// (<see cref="FineTuneConfig"/>; flags over the file over the defaults). Writes the fine-tuned weights (usable by
 /// `run --weights` and `fit --weights` unchanged), a checkpoint per epoch (W.safetensors.ckpt) and resumes from
-/// it with --resume.
+/// it with --resume. --dump-step FILE instead writes the facts of the first training step (batch, loss, gradients;
+/// <see cref="FineTuneStep"/>) for the cross-check against PyTorch autograd (tools/torch_grad_check.py): an option
+/// of this verb rather than a verb of its own so that every fine-tuning flag means exactly what it means in a run.
 /// </summary>
 [Verb("finetune", HelpText = "Fine-tune the backbone on a category's nominal images (rotation prediction or SimCLR contrastive) and write new weights.")]
 public sealed class FinetuneCommand : ICommand
 {
     [Option("category", HelpText = "Category under the data root (default: the synthetic demo).")] public string? Category { get; set; }
     [Option("data-root", HelpText = "Dataset root (default $PCNATIVE_DATA or data/mvtec).")] public string? DataRoot { get; set; }
-    [Option("out", Required = true, HelpText = "Output weight file (safetensors).")] public string Out { get; set; } = "";
+    [Option("out", HelpText = "Output weight file (safetensors); required unless --dump-step.")] public string? Out { get; set; }
+    [Option("dump-step", HelpText = "Diagnostic: run only the first training step (forward + backward, no optimiser step) and write its batch, loss and gradients to this safetensors file (tools/torch_grad_check.py reads it).")] public string? DumpStep { get; set; }
     [Option("weights", HelpText = "Base weights (default weights/resnet18-cntk.safetensors).")] public string? Weights { get; set; }
     [Option("backend", Default = "cpu", HelpText = "cpu | cuda | reference (a backend that can train; cuda: the native CUDA backend, kernels/*.cu; not gpu, the ILGPU one).")] public string Backend { get; set; } = "cpu";
     [Option("threads", Default = 0, HelpText = "CPU threads (0 = all cores).")] public int Threads { get; set; }
@@ -94,6 +97,9 @@ public sealed class FinetuneCommand : ICommand
 
     public int Execute()
     {
+        if (Out == null && DumpStep == null) throw new UserError("--out: required (the output weight file), or --dump-step FILE");
+        if (Out != null && DumpStep != null) throw new UserError("--dump-step: writes no weights, so it takes no --out");
+        if (DumpStep != null && Resume) throw new UserError("--dump-step: dumps the first step of a fresh run, so it takes no --resume");
         var config = BuildConfig();
         string weightsPath = WeightLocator.Find(Weights ?? Path.Combine("weights", "resnet18-cntk.safetensors"));
         if (!File.Exists(weightsPath)) throw new UserError($"{weightsPath}: weight file not found (./build.sh makes the default; or pcnative convert)");
@@ -114,13 +120,24 @@ public sealed class FinetuneCommand : ICommand
             "contrastive" => new ContrastiveTask(config.Contrastive()),
             _ => new RotationTask(),
         };
+        if (DumpStep != null)
+        {
+            // The same FineTuner, config and images as a run, so the dumped step is the run's first step.
+            FineTuneStep step;
+            try { step = new FineTuner(trainer, weights, task, config).FirstStep(images); }
+            catch (ArgumentException e) { throw new UserError(e.Message); }
+            step.Save(DumpStep);
+            Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"wrote {DumpStep}: {task.Name}, {step.Batch.Rows} rows of {step.Batch.Width}x{step.Batch.Height}, loss {step.Result.Loss:R}, {step.Gradients.Count} gradients"));
+            return 0;
+        }
         string checkpoint = Checkpoint ?? Out + ".ckpt";
         Console.Error.WriteLine($"finetune: {task.Name} on {data.Category} ({images.Length} train/good images), stages {config.TrainStages}, {config.Epochs} epochs, backend {backend.Name}");
         var sw = System.Diagnostics.Stopwatch.StartNew();
         FineTuneResult result;
         try { result = new FineTuner(trainer, weights, task, config, line => Console.WriteLine(line)).Run(images, checkpoint, Resume); }
         catch (ArgumentException e) { throw new UserError(e.Message); }
-        FineTuner.Save(result, Out);
+        FineTuner.Save(result, Out!);
         Console.WriteLine($"wrote {Out} ({sw.Elapsed.TotalSeconds:F0} s); checkpoint {checkpoint}");
         return 0;
     }

@@ -106,7 +106,7 @@ public sealed class TrainableResNet : IDisposable
     /// </summary>
     public Pass Forward(DeviceTensor input, bool training, params string[] frozenLayers)
     {
-        var pass = new Pass();
+        var pass = new Pass { FirstStage = firstStage };
         try
         {
             string prefix = $"layer{firstStage - 1}";
@@ -195,6 +195,21 @@ public sealed class TrainableResNet : IDisposable
     public sealed class Pass : IDisposable
     {
         internal TrainableBlock.Cache[][] Caches = [];
+        internal int FirstStage;
+
+        /// <summary>Every ReLU output of the trained stages, in forward order: "layer3.0.relu1" (after conv1/bn1,
+        /// …) and "layer3.0.out" (the block output, after the residual add). A ReLU is the trained stages' only
+        /// kink: these say on which side of it each pre-activation fell (a step dump's cross-check needs them).</summary>
+        public IEnumerable<(string Name, DeviceTensor Map)> ReluOutputs()
+        {
+            for (int s = 0; s < Caches.Length; s++)
+                for (int b = 0; b < Caches[s].Length; b++)
+                {
+                    string p = $"layer{FirstStage + s}.{b}";
+                    for (int i = 0; i < Caches[s][b].Hidden.Length; i++) yield return ($"{p}.relu{i + 1}", Caches[s][b].Hidden[i]);
+                    yield return ($"{p}.out", Caches[s][b].Output!);
+                }
+        }
         /// <summary>Outputs of the trained stages by name ("layer3"); owned by the pass.</summary>
         public Dictionary<string, DeviceTensor> Outputs { get; } = new();
         /// <summary>Outputs of the frozen base net by name (the prefix's last stage and those asked for).</summary>

@@ -1,5 +1,6 @@
 using PatchCore.Backbone;
 using PatchCore.Backends;
+using PatchCore.Tensors;
 
 namespace PatchCore.FineTuning;
 
@@ -51,6 +52,15 @@ public sealed class ContrastiveTask(ContrastiveOptions options) : IFineTuneTask
     sealed class Batch(float[] input, int rows, int h, int w, int pairs) : FineTuneBatch(input, rows, h, w)
     {
         public int Pairs { get; } = pairs;
+
+        /// <summary>Rows [0, P) and [P, 2P) are the two views (positive of i is i ± P), [2P, Rows) the CutMix
+        /// negatives; with τ and the head's sizes that is all NT-Xent needs.</summary>
+        public override void Describe(IDictionary<string, Tensor> tensors, IDictionary<string, string> metadata)
+        {
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            metadata["contrastive.pairs"] = Pairs.ToString(inv);
+            metadata["contrastive.negatives"] = (Rows - 2 * Pairs).ToString(inv);
+        }
     }
 
     public FineTuneBatch MakeBatch(IReadOnlyList<NominalImage> images, Random rng, bool training)

@@ -31,18 +31,9 @@ public sealed class FineTuner(ITrainingBackend backend, WeightFile weights, IFin
     {
         var c = config;
         c.Validate();
-        if (images.Count < 2) throw new ArgumentException($"fine-tuning needs at least 2 images, got {images.Count}");
-        // Held-out split: a seeded permutation, the first share held out.
-        var order = Enumerable.Range(0, images.Count).ToArray();
-        new Random(c.Seed).Shuffle(order);
-        int held = c.Holdout > 0 ? Math.Clamp((int)Math.Round(c.Holdout * images.Count), 1, images.Count - 1) : 0;
-        var heldOut = order[..held].Select(i => images[i]).ToArray();
-        var train = order[held..].Select(i => images[i]).ToArray();
-
-        var mode = c.BatchNorm == "train" ? BatchNormMode.Train : BatchNormMode.Frozen;
-        using var net = TrainableResNet.Create(backend, weights, c.TrainStages.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), mode);
-        task.Initialize(backend, net.OutputChannels, new Random(c.Seed ^ 0x5eed));
-        var penaltyLayers = c.FeaturePenalty > 0 ? net.TrainedStages.Where(s => s is "layer2" or "layer3").ToArray() : [];
+        var (train, heldOut) = Split(images);
+        using var net = CreateNet();
+        var penaltyLayers = PenaltyLayers(net);
 
         var slots = new List<Slot>();
         foreach (var p in net.Parameters.Where(p => p.Trained))
@@ -80,16 +71,12 @@ public sealed class FineTuner(ITrainingBackend backend, WeightFile weights, IFin
 
             for (int epoch = startEpoch; epoch < Math.Min(c.Epochs, stopAfterEpochs ?? c.Epochs); epoch++)
             {
-                var rng = new Random(unchecked(c.Seed * 1000003 + epoch));
-                var perm = Enumerable.Range(0, train.Length).ToArray();
-                rng.Shuffle(perm);
+                var (rng, perm) = EpochOrder(epoch, train.Length);
                 double lossSum = 0, lr = 0;
                 int batches = 0;
                 for (int start = 0; start < perm.Length; start += c.Batch)
                 {
-                    int count = Math.Min(task.ImagesPerBatch(c.Batch), perm.Length - start);
-                    var batchImages = new NominalImage[count];
-                    for (int i = 0; i < count; i++) batchImages[i] = train[perm[start + i]];
+                    var batchImages = BatchImages(train, perm, start);
                     lr = LearningRateSchedule.CosineWithWarmup(step, totalSteps, warmup, c.LearningRate, c.MinLearningRate);
                     lossSum += TrainStep(net, batchImages, rng, penaltyLayers, slots, step, lr);
                     batches++;
@@ -111,8 +98,122 @@ public sealed class FineTuner(ITrainingBackend backend, WeightFile weights, IFin
         }
     }
 
+    /// <summary>The held-out split: a seeded permutation, the first share held out.</summary>
+    (NominalImage[] Train, NominalImage[] HeldOut) Split(IReadOnlyList<NominalImage> images)
+    {
+        if (images.Count < 2) throw new ArgumentException($"fine-tuning needs at least 2 images, got {images.Count}");
+        var order = Enumerable.Range(0, images.Count).ToArray();
+        new Random(config.Seed).Shuffle(order);
+        int held = config.Holdout > 0 ? Math.Clamp((int)Math.Round(config.Holdout * images.Count), 1, images.Count - 1) : 0;
+        return (order[held..].Select(i => images[i]).ToArray(), order[..held].Select(i => images[i]).ToArray());
+    }
+
+    /// <summary>The trainable net on the base weights and the task's head (seeded), as every run starts.</summary>
+    TrainableResNet CreateNet()
+    {
+        var mode = config.BatchNorm == "train" ? BatchNormMode.Train : BatchNormMode.Frozen;
+        var net = TrainableResNet.Create(backend, weights, config.TrainStages.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), mode);
+        try { task.Initialize(backend, net.OutputChannels, new Random(config.Seed ^ 0x5eed)); }
+        catch { net.Dispose(); throw; }
+        return net;
+    }
+
+    string[] PenaltyLayers(TrainableResNet net) =>
+        config.FeaturePenalty > 0 ? net.TrainedStages.Where(s => s is "layer2" or "layer3").ToArray() : [];
+
+    /// <summary>An epoch's generator (seeded by seed and epoch: a resumed run draws the same) and its shuffled
+    /// order of the training images; the same generator then makes the epoch's batches.</summary>
+    (Random Rng, int[] Order) EpochOrder(int epoch, int trainCount)
+    {
+        var rng = new Random(unchecked(config.Seed * 1000003 + epoch));
+        var perm = Enumerable.Range(0, trainCount).ToArray();
+        rng.Shuffle(perm);
+        return (rng, perm);
+    }
+
+    NominalImage[] BatchImages(NominalImage[] train, int[] perm, int start)
+    {
+        int count = Math.Min(task.ImagesPerBatch(config.Batch), perm.Length - start);
+        var batchImages = new NominalImage[count];
+        for (int i = 0; i < count; i++) batchImages[i] = train[perm[start + i]];
+        return batchImages;
+    }
+
+    /// <summary>
+    /// The first training step of a run — the same split, head initialisation, epoch-0 order, batch (augmentation,
+    /// rotations, CutMix) and forward + backward as <see cref="Run"/>'s first step — without the optimiser step:
+    /// the batch, its loss, every trained parameter's gradient (before L2-SP and weight decay, which the optimiser
+    /// step adds) and the maps around the trained stages, for a cross-check against another implementation
+    /// (tools/torch_grad_check.py). BN running statistics after the step's forward are included (train mode moves them).
+    /// </summary>
+    public FineTuneStep FirstStep(IReadOnlyList<NominalImage> images)
+    {
+        config.Validate();
+        var (train, _) = Split(images);
+        using var net = CreateNet();
+        var (rng, perm) = EpochOrder(0, train.Length);
+        var batchImages = BatchImages(train, perm, 0);
+        var heads = new Dictionary<string, Tensor>();
+        foreach (var p in task.Parameters) heads[p.Name] = HostTensor(p.Value);
+        FineTuneBatch? batch = null;
+        var maps = new Dictionary<string, Tensor>();
+        var result = StepGradients(net, batchImages, rng, PenaltyLayers(net), (b, pass) =>
+        {
+            batch = b;
+            foreach (var (name, t) in pass.FrozenOutputs) maps["frozen/" + name] = HostTensor(t);
+            foreach (var (name, t) in pass.Outputs) maps["output/" + name] = HostTensor(t);
+            foreach (var (name, t) in pass.ReluOutputs()) maps["relu/" + name] = HostTensor(t);
+        });
+        var gradients = new Dictionary<string, Tensor>();
+        var buffers = new Dictionary<string, Tensor>();
+        try
+        {
+            foreach (var p in net.Parameters.Concat(task.Parameters))
+            {
+                if (p.Trained) gradients[p.Name] = HostTensor(p.Gradient ?? throw new InvalidOperationException($"{p.Name}: no gradient after backward"));
+                else buffers[p.Name] = HostTensor(p.Value);
+            }
+        }
+        finally
+        {
+            net.ClearGradients();
+            foreach (var p in task.Parameters) p.ClearGradient();
+        }
+        return new FineTuneStep(task.Name, config, weights.Identity, batch!, result, gradients, heads, maps, buffers);
+    }
+
     /// <summary>One optimiser step; returns the task loss (penalties excluded, reported apart in the log).</summary>
     double TrainStep(TrainableResNet net, NominalImage[] images, Random rng, string[] penaltyLayers, List<Slot> slots, int step, double lr)
+    {
+        var c = config;
+        var result = StepGradients(net, images, rng, penaltyLayers);
+        foreach (var s in slots)
+        {
+            var p = s.Parameter;
+            var gradient = p.Gradient ?? throw new InvalidOperationException($"{p.Name}: no gradient after backward");
+            if (s.Pretrained != null)
+            {
+                // L2-SP: λ/2·‖w − w0‖² adds λ(w − w0) to the gradient.
+                var w = Host(p.Value);
+                var gh = Host(gradient);
+                for (int i = 0; i < gh.Length; i++) gh[i] += (float)(c.L2sp * (w[i] - s.Pretrained[i]));
+                gradient = backend.Upload(gh, p.Value.Shape);
+            }
+            if (c.Optimizer == "adamw")
+                backend.AdamWStep(p.Value, gradient, s.A!, s.B!, step + 1, new AdamWOptions(WeightDecay: c.WeightDecay), lr);
+            else
+                backend.SgdStep(p.Value, gradient, s.A!, new SgdOptions(c.Momentum, c.WeightDecay), lr);
+            if (!ReferenceEquals(gradient, p.Gradient)) gradient.Dispose();
+            p.ClearGradient();
+        }
+        return result.Loss;
+    }
+
+    /// <summary>A step's batch from <paramref name="images"/>, the forward, the task loss (+ the feature penalty's
+    /// gradient) and the backward: every trained parameter's Gradient holds d(loss)/d(parameter) afterwards.
+    /// <paramref name="inspect"/> sees the batch and the pass before the pass is disposed.</summary>
+    TaskResult StepGradients(TrainableResNet net, NominalImage[] images, Random rng, string[] penaltyLayers,
+        Action<FineTuneBatch, TrainableResNet.Pass>? inspect = null)
     {
         var c = config;
         var batch = task.MakeBatch(images, rng, training: true);
@@ -137,27 +238,8 @@ public sealed class FineTuner(ITrainingBackend backend, WeightFile weights, IFin
             net.Backward(pass, grads);
         }
         finally { foreach (var g in grads.Values) g.Dispose(); }
-
-        foreach (var s in slots)
-        {
-            var p = s.Parameter;
-            var gradient = p.Gradient ?? throw new InvalidOperationException($"{p.Name}: no gradient after backward");
-            if (s.Pretrained != null)
-            {
-                // L2-SP: λ/2·‖w − w0‖² adds λ(w − w0) to the gradient.
-                var w = Host(p.Value);
-                var gh = Host(gradient);
-                for (int i = 0; i < gh.Length; i++) gh[i] += (float)(c.L2sp * (w[i] - s.Pretrained[i]));
-                gradient = backend.Upload(gh, p.Value.Shape);
-            }
-            if (c.Optimizer == "adamw")
-                backend.AdamWStep(p.Value, gradient, s.A!, s.B!, step + 1, new AdamWOptions(WeightDecay: c.WeightDecay), lr);
-            else
-                backend.SgdStep(p.Value, gradient, s.A!, new SgdOptions(c.Momentum, c.WeightDecay), lr);
-            if (!ReferenceEquals(gradient, p.Gradient)) gradient.Dispose();
-            p.ClearGradient();
-        }
-        return result.Loss;
+        inspect?.Invoke(batch, pass);
+        return result;
     }
 
     /// <summary>Held-out loss (mean over batches weighted by rows) and accuracy, BN on running statistics.</summary>
@@ -208,6 +290,8 @@ public sealed class FineTuner(ITrainingBackend backend, WeightFile weights, IFin
             throw new NotSupportedException("resume on a device backend needs an in-place copy op (not yet in ITrainingBackend)");
         t.Data.AsSpan(0, (int)t.Length).CopyTo(h.Span);
     }
+
+    Tensor HostTensor(DeviceTensor t) => new(Host(t), t.Shape);
 
     float[] Host(DeviceTensor t)
     {

@@ -27,6 +27,11 @@ public abstract class FineTuneBatch
     public int Rows { get; }
     public int Height { get; }
     public int Width { get; }
+
+    /// <summary>What a task's loss needs to know about the rows besides Input (rotation: the labels; contrastive:
+    /// how many pairs and extra negatives), for a step dump (<see cref="FineTuneStep"/>): small tensors and
+    /// metadata strings that another implementation reads to compute the same loss.</summary>
+    public abstract void Describe(IDictionary<string, PatchCore.Tensors.Tensor> tensors, IDictionary<string, string> metadata);
 }
 
 /// <summary>A task's loss on one batch and how many of its predictions were right (rotation: the rotation;

@@ -1,5 +1,6 @@
 using PatchCore.Backbone;
 using PatchCore.Backends;
+using PatchCore.Tensors;
 
 namespace PatchCore.FineTuning;
 
@@ -31,6 +32,15 @@ public sealed class RotationTask : IFineTuneTask
     sealed class Batch(float[] input, int rows, int h, int w, int[] labels) : FineTuneBatch(input, rows, h, w)
     {
         public int[] Labels { get; } = labels;
+
+        /// <summary>"labels" [Rows]: the rotation class of each row (k·90° counter-clockwise), as float32.</summary>
+        public override void Describe(IDictionary<string, Tensor> tensors, IDictionary<string, string> metadata)
+        {
+            var l = new float[Labels.Length];
+            for (int i = 0; i < l.Length; i++) l[i] = Labels[i];
+            tensors["labels"] = new Tensor(l, l.Length);
+            metadata["rotation.classes"] = Rotations.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
     }
 
     public FineTuneBatch MakeBatch(IReadOnlyList<NominalImage> images, Random rng, bool training)
