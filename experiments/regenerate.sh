@@ -27,7 +27,7 @@ done
 [ -n "$only" ] && { echo "regenerate.sh: --only given: sweeps done, documents not rebuilt"; exit 0; }
 ./pcnative fill experiments/results.md --sweeps "$out" --out "$out/RESULTS.md"
 ./pcnative fill experiments/report.md --sweeps "$out" --out "$out/report-prose.md"
-./pcnative report "$out" --prose "$out/report-prose.md" --title "pcnative: PatchCore without a framework" --out "$out/report"
+./pcnative report "$out" --prose "$out/report-prose.md" --title "pcnative: PatchCore without a framework" --max-runs 3 --gallery 3 --out "$out/report"
 if [ "$publish" = 1 ]; then
   cp "$out/RESULTS.md" docs/RESULTS.md
   cp "$out/report/report.pdf" docs/report.pdf

@@ -35,18 +35,9 @@ public static class FineTuneCurves
     /// <summary>Rows of every fine-tuned setting; the runs must be done (SweepSummary.Build checks that first).</summary>
     public static List<Row> Build(SweepPlan plan, string sweepDir)
     {
-        var groups = new Dictionary<string, List<SweepRun>>(StringComparer.Ordinal);
-        var order = new List<string>();
-        foreach (var r in plan.Runs)
-        {
-            if (r.FineTune == null) continue;
-            if (!groups.TryGetValue(r.SettingKey, out var g)) { groups[r.SettingKey] = g = []; order.Add(r.SettingKey); }
-            g.Add(r);
-        }
         var rows = new List<Row>();
-        foreach (string key in order)
+        foreach (var g in SweepSummary.Settings(plan, r => r.FineTune != null))
         {
-            var g = groups[key];
             var histories = new List<EpochValues[]>();
             foreach (var r in g) histories.Add(ReadHistory(Path.Combine(SweepRunner.RunDir(sweepDir, r), SweepRunner.FineTuneHistoryFile)));
             int epochs = histories[0].Length;
@@ -64,16 +55,9 @@ public static class FineTuneCurves
                     var values = new List<double>(histories.Count);
                     foreach (var h in histories) if (!double.IsNaN(h[e].Values[s])) values.Add(h[e].Values[s]);
                     if (values.Count != histories.Count) continue; // a NaN (no held-out images) leaves the cell empty
-                    double m = 0;
-                    foreach (double v in values) m += v;
-                    m /= values.Count;
+                    double m = SweepSummary.Mean(values);
                     mean[s] = m;
-                    if (values.Count > 1)
-                    {
-                        double q = 0;
-                        foreach (double v in values) q += (v - m) * (v - m);
-                        sd[s] = Math.Sqrt(q / (values.Count - 1));
-                    }
+                    if (values.Count > 1) sd[s] = SweepSummary.SampleSd(values, m);
                 }
                 rows.Add(new Row(g[0].Category, p, histories[0][e].Epoch, g.Count, mean, sd, histories[0][e].LearningRate));
             }

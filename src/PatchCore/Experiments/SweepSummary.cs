@@ -31,17 +31,9 @@ public static class SweepSummary
         if (missing.Count > 0)
             throw new InvalidDataException($"{sweepDir}: {missing.Count} of {plan.Runs.Count} runs are not done (first: {missing[0]}); run the missing shards (or the sweep again) before merging");
 
-        var groups = new Dictionary<string, List<SweepRun>>(StringComparer.Ordinal);
-        var order = new List<string>();
-        foreach (var r in plan.Runs)
-        {
-            if (!groups.TryGetValue(r.SettingKey, out var g)) { groups[r.SettingKey] = g = []; order.Add(r.SettingKey); }
-            g.Add(r);
-        }
         var rows = new List<Row>();
-        foreach (string key in order)
+        foreach (var g in Settings(plan, _ => true))
         {
-            var g = groups[key];
             var values = new List<double>[MetricKeys.Length];
             for (int m = 0; m < values.Length; m++) values[m] = [];
             double total = 0;
@@ -67,6 +59,21 @@ public static class SweepSummary
             rows.Add(new Row(g[0].Category, p, g.Count, mean, sd, total / g.Count));
         }
         return rows;
+    }
+
+    /// <summary>The runs of each setting (category × params without seed) that <paramref name="include"/> keeps, the
+    /// settings in plan order.</summary>
+    internal static List<List<SweepRun>> Settings(SweepPlan plan, Func<SweepRun, bool> include)
+    {
+        var groups = new Dictionary<string, List<SweepRun>>(StringComparer.Ordinal);
+        var order = new List<List<SweepRun>>();
+        foreach (var r in plan.Runs)
+        {
+            if (!include(r)) continue;
+            if (!groups.TryGetValue(r.SettingKey, out var g)) { groups[r.SettingKey] = g = []; order.Add(g); }
+            g.Add(r);
+        }
+        return order;
     }
 
     /// <summary>The param columns: every key but seed, in first-seen plan order.</summary>
@@ -147,14 +154,14 @@ public static class SweepSummary
     static string CsvCell(string s) =>
         s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
 
-    static double Mean(List<double> v)
+    internal static double Mean(List<double> v)
     {
         double s = 0;
         foreach (double x in v) s += x;
         return s / v.Count;
     }
 
-    static double SampleSd(List<double> v, double mean)
+    internal static double SampleSd(List<double> v, double mean)
     {
         double s = 0;
         foreach (double x in v) s += (x - mean) * (x - mean);
