@@ -23,10 +23,20 @@ float32 to show what float32 arithmetic alone costs. Per tensor it prints
     rel = max|g_pcnative - g_torch64| / max|g_torch64|      (infinity-norm of the difference over that of torch)
 and the same for the loss, the frozen prefix's output, the trained stages' outputs and (BN train mode) the running
 statistics after the forward. Exit status 1 when any rel exceeds --tolerance (default 1e-4), 2 on bad input.
-Needs Debian's python3-torch, python3-torchvision and libopenblas0-pthread (see tools/official_check.py).
+Needs Debian's python3-torch, python3-torchvision and libopenblas0-pthread (see tools/official_check.py); run it
+with /usr/bin/python3, not a pyenv/venv python without torch.
 
-    /usr/bin/python3 tools/torch_grad_check.py STEP.safetensors [--weights weights/resnet18-cntk.safetensors]
+How to run it, from the repository root after ./build.sh (any fine-tuning flags; --backend cpu|reference|cuda):
+
+    ./pcnative finetune --data-root /work/shared/data/mvtec256 --category transistor --task rotation \
+        --batchnorm frozen --batch 8 --train-stages layer3 --dump-step /tmp/step.safetensors
+    /usr/bin/python3 tools/torch_grad_check.py /tmp/step.safetensors [--weights weights/resnet18-cntk.safetensors]
         [--tolerance 1e-4] [--threads 2] [--no-float32]
+
+--weights must be the file the dump was made from (finetune's --weights). At 224², batch 8, the check takes 5-8 min
+on 2 cores (three autograd passes; --no-float32 drops the third). Results and how to read them: docs/FINDINGS.md,
+"Fine-tuning gradients against PyTorch autograd". A large "free" rel next to a small "same sides" rel is a ReLU input
+within rounding of 0 that float32 put on the other side, not a gradient bug.
 """
 import argparse, json, os, struct, sys
 import numpy as np
