@@ -9,10 +9,18 @@ namespace PatchCore.FineTuning;
 public sealed record ContrastiveOptions
 {
     public double Temperature { get; init; } = 0.5;
-    /// <summary>Hidden width of the projection head (linear–ReLU–linear).</summary>
+    /// <summary>Hidden width of the projection head.</summary>
     public int ProjectionHidden { get; init; } = 512;
     /// <summary>Output width of the projection head (the space NT-Xent compares in).</summary>
     public int ProjectionDim { get; init; } = 128;
+    /// <summary>
+    /// "batch": the head is linear (no bias) – BatchNorm1d – ReLU – linear, SimCLR's head; "none": linear – ReLU –
+    /// linear. Without the BatchNorm the head can die: once every hidden ReLU is off for every image (AdamW at lr 1e-3
+    /// did this within an epoch on transistor), the embedding is one constant vector, NT-Xent sits at its "nothing
+    /// told apart" value and no gradient reaches anything (docs/FINDINGS.md). Batch statistics centre each hidden
+    /// unit over the batch, so about half of them are on for any batch.
+    /// </summary>
+    public string ProjectionNorm { get; init; } = "batch";
     /// <summary>CutMix images added to each training batch as extra negatives (0 = plain SimCLR).</summary>
     public int CutMixNegatives { get; init; } = 4;
     public double CutMixAreaMin { get; init; } = 0.02;
@@ -36,6 +44,7 @@ public sealed record ContrastiveOptions
         Need(Temperature > 0 && double.IsFinite(Temperature), "temperature", Temperature, "must be a finite number > 0");
         Need(ProjectionHidden is >= 1 and <= 65536, "head-hidden", ProjectionHidden, "must be 1..65536");
         Need(ProjectionDim is >= 1 and <= 65536, "head-dim", ProjectionDim, "must be 1..65536");
+        Need(ProjectionNorm is "batch" or "none", "head-norm", ProjectionNorm, "must be batch or none");
         Need(CutMixNegatives is >= 0 and <= 4096, "cutmix-negatives", CutMixNegatives, "must be 0..4096");
         Need(Share(CutMixAreaMin), "cutmix-area-min", CutMixAreaMin, "must be in [0, 1]");
         Need(Share(CutMixAreaMax) && CutMixAreaMax >= CutMixAreaMin, "cutmix-area-max", CutMixAreaMax, "must be in [cutmix-area-min, 1]");
