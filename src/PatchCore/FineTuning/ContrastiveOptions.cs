@@ -15,10 +15,10 @@ public sealed record ContrastiveOptions
     public int ProjectionDim { get; init; } = 128;
     /// <summary>
     /// "batch": the head is linear (no bias) – BatchNorm1d – ReLU – linear, SimCLR's head; "none": linear – ReLU –
-    /// linear. Without the BatchNorm the head can die: once every hidden ReLU is off for every image (AdamW at lr 1e-3
-    /// did this within an epoch on transistor), the embedding is one constant vector, NT-Xent sits at its "nothing
-    /// told apart" value and no gradient reaches anything (docs/FINDINGS.md). Batch statistics centre each hidden
-    /// unit over the batch, so about half of them are on for any batch.
+    /// linear. The BN-free head collapsed on transistor with AdamW at lr 1e-3: one constant embedding for every image
+    /// (held-out NT-Xent exactly at its constant-embedding value, 0% positives first, 3 seeds; docs/FINDINGS.md), after
+    /// which no gradient moves anything — as when every hidden ReLU is off. Batch statistics centre each hidden unit
+    /// over the batch, so about half of them are on for any batch and the embedding cannot be constant.
     /// </summary>
     public string ProjectionNorm { get; init; } = "batch";
     /// <summary>CutMix images added to each training batch as extra negatives (0 = plain SimCLR).</summary>
