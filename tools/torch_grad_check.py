@@ -12,9 +12,12 @@ trained one run in eval mode without gradients; the trained stages' BN run in ev
 statistics, gamma and beta still trained) or train mode (batch statistics, momentum 0.1); the head gets the dump's
 initial values. Losses as the engine's tasks compute them:
   rotation     global average pool -> Linear(C, 4) -> mean softmax cross-entropy over the 4 rotations of each image;
-  contrastive  global average pool -> Linear-ReLU-Linear -> F.normalize(eps 1e-12) -> NT-Xent(tau): rows [0,P) and
+  contrastive  global average pool -> projection head -> F.normalize(eps 1e-12) -> NT-Xent(tau): rows [0,P) and
                [P,2P) are the two views (positive of i is i +- P), rows [2P, 2P+E) CutMix images that sit in every
-               anchor's denominator and are never anchors; mean over the 2P anchors;
+               anchor's denominator and are never anchors; mean over the 2P anchors. The head as the dump's
+               init/ names say: SimCLR's Linear(no bias)-BatchNorm1d-ReLU-Linear (--head-norm batch, the default;
+               head.contrastive.0/.1/.3; the BatchNorm1d on the statistics of all rows, eps 1e-5, in either
+               --batchnorm mode) or Linear-ReLU-Linear (--head-norm none; head.contrastive.0/.2);
 plus the feature penalty lambda*mean((f - f0)^2) on trained layer2/layer3 when the run has one. L2-SP and weight
 decay are not in the dumped gradients (the optimiser step adds them; L2-SP is zero at the first step anyway).
 
@@ -112,12 +115,22 @@ def build_backbone(weights, meta):
 
 
 class Head(torch.nn.Module):
-    """The task's head under the dump's names: head.rotation (Linear) or head.contrastive (Linear-ReLU-Linear)."""
-    def __init__(self, task, init):
+    """The task's head under the dump's names: head.rotation (Linear) or head.contrastive: Linear-ReLU-Linear
+    (indices 0, 2) or, when the dump has head.contrastive.1.weight, Linear-BatchNorm1d(batch statistics)-ReLU-Linear
+    (indices 0, 1, 3)."""
+    def __init__(self, task, init, bn_eps=1e-5):
         super().__init__()
         if task == 'rotation':
             w = init['head.rotation.weight']
             self.rotation = torch.nn.Linear(w.shape[1], w.shape[0])
+        elif 'head.contrastive.1.weight' in init:
+            # SimCLR's head: Linear-BatchNorm1d-ReLU-Linear, the BN on the batch's statistics (training mode).
+            w0, w3 = init['head.contrastive.0.weight'], init['head.contrastive.3.weight']
+            bn = torch.nn.BatchNorm1d(w0.shape[0], eps=bn_eps)
+            bn.train()
+            self.contrastive = torch.nn.Sequential(
+                torch.nn.Linear(w0.shape[1], w0.shape[0], bias='head.contrastive.0.bias' in init), bn, torch.nn.ReLU(),
+                torch.nn.Linear(w3.shape[1], w3.shape[0], bias='head.contrastive.3.bias' in init))
         else:
             w0, w2 = init['head.contrastive.0.weight'], init['head.contrastive.2.weight']
             self.contrastive = torch.nn.Sequential(torch.nn.Linear(w0.shape[1], w0.shape[0]), torch.nn.ReLU(),
@@ -171,6 +184,8 @@ def step(dump, dmeta, weights, wmeta, dtype, sided=None):
     net = build_backbone(weights, wmeta).to(dtype)
     base = build_backbone(weights, wmeta).to(dtype).eval()   # the frozen base net, for the feature penalty's f0
     init = {k[5:]: v for k, v in dump.items() if k.startswith('init/')}
+    if task == 'contrastive' and ('head.contrastive.1.weight' in init) != (cfg.get('head-norm', 'none') == 'batch'):
+        raise ValueError(f'dump: head-norm {cfg.get("head-norm")!r} but head tensors {sorted(init)}')
     head = Head(task, init).to(dtype)
     net.eval()
     for p in net.parameters():
