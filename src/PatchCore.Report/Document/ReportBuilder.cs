@@ -143,7 +143,8 @@ public static class ReportBuilder
             new Paragraph($"{runs.Count} run(s) fine-tuned their backbone before PatchCore. One set of figures per sweep and task; each line is " +
                           "one setting (its run folder's name without the seed): the mean over its seeds at each epoch, error bars one sample " +
                           "standard deviation. Held-out accuracy: the rotation task's 4-way accuracy on the held-out images, or the contrastive " +
-                          "task's share of held-out views whose positive is the most similar row."),
+                          "task's share of held-out views whose positive is the most similar row. Epoch 0 is the held-out state before training " +
+                          "(pretrained backbone, freshly initialised head)."),
         };
         var series = new (string Name, string Unit, Func<FineTuneEpoch, double?> Value)[]
         {
@@ -167,7 +168,8 @@ public static class ReportBuilder
                         var v = g.Where(r => r.FineTuning!.Count > e).Select(r => value(r.FineTuning![e])).OfType<double>().ToList();
                         if (v.Count == 0) continue;
                         var (m, sd) = Format.MeanSd(v);
-                        xs.Add(e + 1); means.Add(m); sds.Add(sd);
+                        // The history's own epoch number: 0 is the held-out state before training.
+                        xs.Add(g.First(r => r.FineTuning!.Count > e).FineTuning![e].Epoch); means.Add(m); sds.Add(sd);
                     }
                     if (xs.Count > 0) lines.Add(new SweepSeries(g.Key, xs.ToArray(), means.ToArray(), sds.ToArray()));
                 }

@@ -16,8 +16,9 @@ public sealed record RunCurves(Curve? ImageRoc, Curve? ImagePr, Curve? PixelRoc,
 }
 
 /// <summary>One epoch of a fine-tuning run's history (finetune.json of a sweep run): losses as computed, the held-out
-/// accuracy as a fraction (null when the run held no images out).</summary>
-public sealed record FineTuneEpoch(int Epoch, double TrainLoss, double? HeldOutLoss, double? HeldOutAccuracy);
+/// accuracy as a fraction (null when the run held no images out). Epoch 0 is the held-out state before training
+/// (no training loss: null).</summary>
+public sealed record FineTuneEpoch(int Epoch, double? TrainLoss, double? HeldOutLoss, double? HeldOutAccuracy);
 
 /// <summary>The metrics of one defect type of a run (results.json metrics.per_defect_type).</summary>
 public sealed record DefectTypeMetrics(string Type, int N, double? ImageAuroc, double? PixelAuroc, double? Aupro);

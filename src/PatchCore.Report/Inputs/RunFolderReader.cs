@@ -76,8 +76,9 @@ public static class RunFolderReader
         foreach (var e in epochs.EnumerateArray())
         {
             int epoch = Int(e, "Epoch") ?? throw new InvalidDataException($"{path}: an epoch without \"Epoch\"");
-            double train = Number(e, "TrainLoss") ?? throw new InvalidDataException($"{path}: epoch {epoch} has no TrainLoss");
-            list.Add(new FineTuneEpoch(epoch, train, Number(e, "HeldOutLoss"), Number(e, "HeldOutAccuracy")));
+            // "NaN" (a string) at epoch 0, before any training step: no training loss.
+            if (!e.TryGetProperty("TrainLoss", out _)) throw new InvalidDataException($"{path}: epoch {epoch} has no TrainLoss");
+            list.Add(new FineTuneEpoch(epoch, Number(e, "TrainLoss"), Number(e, "HeldOutLoss"), Number(e, "HeldOutAccuracy")));
         }
         return list;
     }

@@ -5,7 +5,8 @@ using PatchCore.Weights;
 
 namespace PatchCore.FineTuning;
 
-/// <summary>Loss and held-out accuracy of one epoch.</summary>
+/// <summary>Loss and held-out accuracy of one epoch. Epoch 0 (when there are held-out images): the held-out values
+/// before training, with TrainLoss NaN and LearningRate 0.</summary>
 public sealed record EpochRecord(int Epoch, double TrainLoss, double HeldOutLoss, double HeldOutAccuracy, double LearningRate);
 
 /// <summary>

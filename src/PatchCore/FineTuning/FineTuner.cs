@@ -69,6 +69,16 @@ public sealed class FineTuner(ITrainingBackend backend, WeightFile weights, IFin
                 log?.Invoke($"resumed from {checkpointPath}: {startEpoch} of {c.Epochs} epochs done");
             }
 
+            // Epoch 0: the held-out loss and accuracy before any step (pretrained backbone, freshly initialised head),
+            // the baseline the epochs are read against. Evaluation draws from its own generators and leaves BN
+            // statistics alone, so training is the same with or without it.
+            if (startEpoch == 0 && heldOut.Length > 0)
+            {
+                var (loss0, accuracy0) = Evaluate(net, heldOut);
+                history.Add(new EpochRecord(0, double.NaN, loss0, accuracy0, 0));
+                log?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                    $"epoch 0/{c.Epochs} (before training): held-out loss {loss0:F4}, held-out accuracy {100 * accuracy0:F1}% ({heldOut.Length} images)"));
+            }
             for (int epoch = startEpoch; epoch < Math.Min(c.Epochs, stopAfterEpochs ?? c.Epochs); epoch++)
             {
                 var (rng, perm) = EpochOrder(epoch, train.Length);

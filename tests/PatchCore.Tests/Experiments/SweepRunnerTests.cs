@@ -105,7 +105,10 @@ public class SweepRunnerTests
         Assert.True(File.Exists(Path.Combine(tuned, SweepRunner.FineTuneCheckpointFile)));
         var history = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(tuned, SweepRunner.FineTuneHistoryFile)))!;
         Assert.Equal("rotation", (string?)history["task"]);
-        Assert.Equal(1, history["epochs"]!.AsArray().Count);
+        // Epoch 0 (the held-out state before training; the default holdout keeps images out) and epoch 1.
+        Assert.Equal(2, history["epochs"]!.AsArray().Count);
+        Assert.Equal(0, (int)history["epochs"]![0]!["Epoch"]!);
+        Assert.Equal("NaN", (string?)history["epochs"]![0]!["TrainLoss"]);
         var results = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(tuned, "results.json")))!;
         Assert.Equal(weights, (string?)results["config"]!["weights"]);
         var plainResults = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(plain, "results.json")))!;
@@ -118,8 +121,9 @@ public class SweepRunnerTests
         Assert.StartsWith("demo,none,1,1,", rows[1]);
         Assert.StartsWith("demo,rotation,1,1,", rows[2]);
         var curves = File.ReadAllText(Path.Combine(dir, FineTuneCurves.CsvFile)).TrimEnd('\n').Split('\n');
-        Assert.Equal(2, curves.Length); // header + the rotation setting's one epoch; "none" has no curve
-        Assert.StartsWith("demo,rotation,1,1,1,", curves[1]);
+        Assert.Equal(3, curves.Length); // header + the rotation setting's epochs 0 and 1; "none" has no curve
+        Assert.StartsWith("demo,rotation,1,0,1,,,", curves[1]);   // epoch 0: no training loss
+        Assert.StartsWith("demo,rotation,1,1,1,", curves[2]);
 
         // A killed fine-tuning run is redone from its checkpoint: no epoch trained again, the same weights and scores.
         byte[] weightBytes = File.ReadAllBytes(weights);

@@ -133,6 +133,36 @@ public class FineTunerTests
         finally { File.Delete(ckA); File.Delete(ckB); }
     }
 
+    /// <summary>With held-out images the history starts with epoch 0, the held-out state before any step; evaluating it
+    /// does not change training (the same run's weights with no held-out evaluation would need another split, so the
+    /// check is that the epoch-0 values equal an evaluation of the untouched base weights: the trained run's epoch 1
+    /// must differ from them).</summary>
+    [Fact]
+    public void HistoryStartsWithTheHeldOutStateBeforeTraining()
+    {
+        var weights = PipelineTestData.TinyResNet(8);
+        var config = Small with { Epochs = 2, TrainStages = "layer3", LearningRate = 0.05, Holdout = 0.25 };
+        var lines = new List<string>();
+        FineTuneResult Run(FineTuneConfig c)
+        {
+            using var backend = new CpuBackend(threads: 2);
+            using var task = new RotationTask();
+            return new FineTuner(backend, weights, task, c, lines.Add).Run(OrientedImages(8, 3));
+        }
+        var h = Run(config).History;
+        Assert.Equal(config.Epochs + 1, h.Count);
+        Assert.Equal(0, h[0].Epoch);
+        Assert.True(double.IsNaN(h[0].TrainLoss));
+        Assert.Equal(0, h[0].LearningRate);
+        Assert.Contains(lines, l => l.StartsWith("epoch 0/2 (before training): held-out loss", StringComparison.Ordinal));
+        Assert.Equal([0, 1, 2], h.Select(e => e.Epoch));
+        // Learning rate 0: nothing trains, so every epoch's held-out loss equals epoch 0's (the frozen-BN forward).
+        var still = Run(config with { LearningRate = 0, MinLearningRate = 0 }).History;
+        Assert.Equal(h[0].HeldOutLoss, still[0].HeldOutLoss);
+        Assert.All(still, e => Assert.Equal(still[0].HeldOutLoss, e.HeldOutLoss));
+        Assert.NotEqual(h[0].HeldOutLoss, h[1].HeldOutLoss);
+    }
+
     [Fact]
     public void RotationLossFalls()
     {
