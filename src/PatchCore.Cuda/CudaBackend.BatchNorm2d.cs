@@ -14,7 +14,7 @@ public sealed partial class CudaBackend
         DeviceTensor runningMean, DeviceTensor runningVar, double momentum, double eps)
     {
         int c = CheckBatchNorm(x, gamma, beta, runningMean, runningVar);
-        long cells = (long)x[2] * x[3];
+        long cells = (long)BatchNormCells(x);
         if (x[0] * cells < 2) throw new ArgumentException("batch-norm training needs more than one value per channel (the unbiased variance divides by M − 1)");
         var mean = (CudaTensor)Allocate(c);
         var invStd = (CudaTensor)Allocate(c);
@@ -28,13 +28,13 @@ public sealed partial class CudaBackend
     public LayerGradients BatchNorm2dTrainBackward(DeviceTensor dy, DeviceTensor x, DeviceTensor gamma,
         DeviceTensor savedMean, DeviceTensor savedInvStd)
     {
-        RequireNchw(x, "batch-norm input");
+        RequireBatchNormInput(x);
         int c = x[1];
         RequireShape(dy, "batch-norm output gradient", x.Shape);
         RequireShape(gamma, "batch-norm gamma", c);
         RequireShape(savedMean, "batch-norm saved mean", c);
         RequireShape(savedInvStd, "batch-norm saved 1/std", c);
-        long cells = (long)x[2] * x[3];
+        long cells = (long)BatchNormCells(x);
         var (dgamma, dbeta) = BackwardSums(dy, x, savedMean, savedInvStd);
         var dx = (CudaTensor)Allocate(x.Shape);
         Launch("bn_train_dx_f32", Grid(x.Length), 256, 0,
@@ -62,7 +62,7 @@ public sealed partial class CudaBackend
         var (dgamma, dbeta) = BackwardSums(dy, x, runningMean, invStd);
         var dx = (CudaTensor)Allocate(x.Shape);
         Launch("bn_frozen_dx_f32", Grid(x.Length), 256, 0,
-            [T(dy).Ptr, T(gamma).Ptr, invStd.Ptr, dx.Ptr, I(c), I((long)x[2] * x[3]), I(x.Length)]);
+            [T(dy).Ptr, T(gamma).Ptr, invStd.Ptr, dx.Ptr, I(c), I((long)BatchNormCells(x)), I(x.Length)]);
         return new LayerGradients(dx, dgamma, dbeta);
     }
 
@@ -71,7 +71,7 @@ public sealed partial class CudaBackend
 
     void Affine(DeviceTensor x, CudaTensor y, DeviceTensor gamma, DeviceTensor beta, DeviceTensor mean, DeviceTensor invStd) =>
         Launch("bn_affine_f32", Grid(x.Length), 256, 0,
-            [T(x).Ptr, y.Ptr, T(gamma).Ptr, T(beta).Ptr, T(mean).Ptr, T(invStd).Ptr, I(x[1]), I((long)x[2] * x[3]), I(x.Length)]);
+            [T(x).Ptr, y.Ptr, T(gamma).Ptr, T(beta).Ptr, T(mean).Ptr, T(invStd).Ptr, I(x[1]), I((long)BatchNormCells(x)), I(x.Length)]);
 
     CudaTensor FrozenInvStd(DeviceTensor runningVar, int channels, double eps)
     {
@@ -86,7 +86,7 @@ public sealed partial class CudaBackend
         var dgamma = (CudaTensor)Allocate(c);
         var dbeta = (CudaTensor)Allocate(c);
         Launch("bn_backward_sums_f32", ChannelBlocks(c), 256, 0,
-            [T(dy).Ptr, T(x).Ptr, T(mean).Ptr, T(invStd).Ptr, dgamma.Ptr, dbeta.Ptr, I(x[0]), I(c), I((long)x[2] * x[3])]);
+            [T(dy).Ptr, T(x).Ptr, T(mean).Ptr, T(invStd).Ptr, dgamma.Ptr, dbeta.Ptr, I(x[0]), I(c), I((long)BatchNormCells(x))]);
         return (dgamma, dbeta);
     }
 }

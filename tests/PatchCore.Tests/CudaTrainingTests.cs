@@ -122,19 +122,22 @@ public static class CudaTrainingChecks
         return outs.ToArray();
     }
 
+    /// <summary>h = w = 0: x is [N, C] (BatchNorm1d, as the contrastive projection head uses it).</summary>
     static (string, float[])[] BatchNorm(ITrainingBackend b, Random rng, int n, int c, int h, int w)
     {
+        int[] shape = h == 0 ? [n, c] : [n, c, h, w];
+        int cells = h == 0 ? 1 : h * w;
         // An offset and a scale per channel, as real activations have: the mean terms of dx then matter.
-        var xv = Rand(rng, (long)n * c * h * w, 2);
-        for (int i = 0; i < xv.Length; i++) xv[i] += (i / (h * w) % c) * 0.5f - 1f;
-        using var x = b.Upload(xv, n, c, h, w);
+        var xv = Rand(rng, (long)n * c * cells, 2);
+        for (int i = 0; i < xv.Length; i++) xv[i] += (i / cells % c) * 0.5f - 1f;
+        using var x = b.Upload(xv, shape);
         using var gamma = b.Upload(Rand(rng, c), c);
         using var beta = b.Upload(Rand(rng, c), c);
         using var rm = b.Upload(Rand(rng, c), c);
         var rvv = Rand(rng, c);
         for (int i = 0; i < c; i++) rvv[i] = 0.5f + Math.Abs(rvv[i]);
         using var rv = b.Upload(rvv, c);
-        using var dy = b.Upload(Rand(rng, xv.Length), n, c, h, w);
+        using var dy = b.Upload(Rand(rng, xv.Length), shape);
         using var frozen = b.BatchNorm2dFrozenForward(x, gamma, beta, rm, rv, 1e-5);
         using var fg = b.BatchNorm2dFrozenBackward(dy, x, gamma, rm, rv, 1e-5);
         using var bn = b.BatchNorm2dTrainForward(x, gamma, beta, rm, rv, 0.1, 1e-5);
@@ -236,6 +239,7 @@ public static class CudaTrainingChecks
         ("batch-norm train and frozen, 35 channels", (b, r) => BatchNorm(b, r, 3, 35, 5, 4)),
         ("batch-norm 64 channels of 8 x 14 x 14 (M = 1568 per channel)", (b, r) => BatchNorm(b, r, 8, 64, 14, 14)),
         ("batch-norm 1x1 maps (M = N)", (b, r) => BatchNorm(b, r, 4, 3, 1, 1)),
+        ("batch-norm [N, C] (BatchNorm1d of the contrastive head)", (b, r) => BatchNorm(b, r, 20, 40, 0, 0)),
         ("relu backward", (b, r) =>
         {
             using var x = b.Upload(Rand(r, 3 * 5 * 7 * 2), 3, 5, 7, 2);

@@ -51,6 +51,7 @@ public sealed class FinetuneCommand : ICommand
     [Option("temperature", HelpText = "contrastive: NT-Xent temperature τ (default 0.5).")] public double? Temperature { get; set; }
     [Option("head-hidden", HelpText = "contrastive: projection head hidden width (default 512).")] public int? ProjectionHidden { get; set; }
     [Option("head-dim", HelpText = "contrastive: projection head output width (default 128).")] public int? ProjectionDim { get; set; }
+    [Option("head-norm", HelpText = "contrastive: batch (default: linear-BatchNorm1d-ReLU-linear, as SimCLR) | none (linear-ReLU-linear).")] public string? ProjectionNorm { get; set; }
     [Option("cutmix-negatives", HelpText = "contrastive: CutMix images per batch as extra negatives (default 4; 0 = plain SimCLR).")] public int? CutMixNegatives { get; set; }
     [Option("cutmix-area-min", HelpText = "contrastive: smallest pasted area share (default 0.02).")] public double? CutMixAreaMin { get; set; }
     [Option("cutmix-area-max", HelpText = "contrastive: largest pasted area share (default 0.15).")] public double? CutMixAreaMax { get; set; }
@@ -82,7 +83,8 @@ public sealed class FinetuneCommand : ICommand
             Holdout = Holdout ?? c.Holdout, Seed = Seed ?? c.Seed, Resize = Resize ?? c.Resize, Crop = Crop ?? c.Crop,
             MaxImages = MaxImages ?? c.MaxImages,
             Temperature = Temperature ?? c.Temperature, ProjectionHidden = ProjectionHidden ?? c.ProjectionHidden,
-            ProjectionDim = ProjectionDim ?? c.ProjectionDim, CutMixNegatives = CutMixNegatives ?? c.CutMixNegatives,
+            ProjectionDim = ProjectionDim ?? c.ProjectionDim,
+            ProjectionNorm = ProjectionNorm ?? c.ProjectionNorm, CutMixNegatives = CutMixNegatives ?? c.CutMixNegatives,
             CutMixAreaMin = CutMixAreaMin ?? c.CutMixAreaMin, CutMixAreaMax = CutMixAreaMax ?? c.CutMixAreaMax,
             CropScaleMin = CropScaleMin ?? c.CropScaleMin, CropScaleMax = CropScaleMax ?? c.CropScaleMax,
             CropRatioMin = CropRatioMin ?? c.CropRatioMin, CropRatioMax = CropRatioMax ?? c.CropRatioMax,

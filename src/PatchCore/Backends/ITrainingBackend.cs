@@ -47,6 +47,7 @@ public interface ITrainingBackend : IBackend
         bool inputGradient, bool biasGradient);
 
     // ---- BatchNorm ----------------------------------------------------------------------------------
+    // Every BN op takes x as [N, C, H, W] (BatchNorm2d) or [N, C] (BatchNorm1d: the contrastive projection head).
     /// <summary>Training mode: normalise x [N, C, H, W] with the batch's mean and biased variance per channel, then
     /// γ·x̂ + β. Updates <paramref name="runningMean"/> and <paramref name="runningVar"/> IN PLACE as PyTorch:
     /// running = (1 − momentum)·running + momentum·batch, with the UNBIASED batch variance for the running var.</summary>

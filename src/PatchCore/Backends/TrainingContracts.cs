@@ -33,10 +33,22 @@ public static class TrainingContracts
         return (x[0], x[2], x[3]);
     }
 
+    /// <summary>
+    /// BatchNorm's input: [N, C, H, W] (BatchNorm2d) or [N, C] (BatchNorm1d, as in a projection head: one cell per
+    /// channel and image). Both ops treat x as [N, C, cells]; <see cref="BatchNormCells"/> gives cells.
+    /// </summary>
+    public static void RequireBatchNormInput(DeviceTensor x)
+    {
+        if (x.Rank != 4 && x.Rank != 2) throw new ArgumentException($"batch-norm input needs [N, C, H, W] or [N, C], got {x.ShapeString}");
+    }
+
+    /// <summary>Values per channel and image of a BatchNorm input: H·W for NCHW, 1 for [N, C].</summary>
+    public static int BatchNormCells(DeviceTensor x) => x.Rank == 4 ? x[2] * x[3] : 1;
+
     /// <summary>BatchNorm's input and per-channel tensors; returns the channel count.</summary>
     public static int CheckBatchNorm(DeviceTensor x, DeviceTensor gamma, DeviceTensor beta, DeviceTensor runningMean, DeviceTensor runningVar)
     {
-        RequireNchw(x, "batch-norm input");
+        RequireBatchNormInput(x);
         int c = x[1];
         RequireShape(gamma, "batch-norm gamma", c);
         RequireShape(beta, "batch-norm beta", c);

@@ -9,10 +9,18 @@ namespace PatchCore.FineTuning;
 public sealed record ContrastiveOptions
 {
     public double Temperature { get; init; } = 0.5;
-    /// <summary>Hidden width of the projection head (linear–ReLU–linear).</summary>
+    /// <summary>Hidden width of the projection head.</summary>
     public int ProjectionHidden { get; init; } = 512;
     /// <summary>Output width of the projection head (the space NT-Xent compares in).</summary>
     public int ProjectionDim { get; init; } = 128;
+    /// <summary>
+    /// "batch": the head is linear (no bias) – BatchNorm1d – ReLU – linear, SimCLR's head; "none": linear – ReLU –
+    /// linear. The BN-free head collapsed on transistor with AdamW at lr 1e-3: one constant embedding for every image
+    /// (held-out NT-Xent exactly at its constant-embedding value, 0% positives first, 3 seeds; docs/FINDINGS.md), after
+    /// which no gradient moves anything — as when every hidden ReLU is off. Batch statistics centre each hidden unit
+    /// over the batch, so about half of them are on for any batch and the embedding cannot be constant.
+    /// </summary>
+    public string ProjectionNorm { get; init; } = "batch";
     /// <summary>CutMix images added to each training batch as extra negatives (0 = plain SimCLR).</summary>
     public int CutMixNegatives { get; init; } = 4;
     public double CutMixAreaMin { get; init; } = 0.02;
@@ -36,6 +44,7 @@ public sealed record ContrastiveOptions
         Need(Temperature > 0 && double.IsFinite(Temperature), "temperature", Temperature, "must be a finite number > 0");
         Need(ProjectionHidden is >= 1 and <= 65536, "head-hidden", ProjectionHidden, "must be 1..65536");
         Need(ProjectionDim is >= 1 and <= 65536, "head-dim", ProjectionDim, "must be 1..65536");
+        Need(ProjectionNorm is "batch" or "none", "head-norm", ProjectionNorm, "must be batch or none");
         Need(CutMixNegatives is >= 0 and <= 4096, "cutmix-negatives", CutMixNegatives, "must be 0..4096");
         Need(Share(CutMixAreaMin), "cutmix-area-min", CutMixAreaMin, "must be in [0, 1]");
         Need(Share(CutMixAreaMax) && CutMixAreaMax >= CutMixAreaMin, "cutmix-area-max", CutMixAreaMax, "must be in [cutmix-area-min, 1]");

@@ -10,8 +10,12 @@ namespace PatchCore.FineTuning;
 /// training batch adds <see cref="ContrastiveOptions.CutMixNegatives"/> images with a patch of one batch image
 /// pasted into another (then augmented like a view) — synthetic anomalies the nominal views are pushed away from.
 /// Rows: views 1 [0, P), views 2 [P, 2P), CutMix [2P, 2P + E). Loss: last trained stage → global average pool →
-/// projection head (linear–ReLU–linear) → L2 normalise → NT-Xent(τ), the CutMix rows in every anchor's
-/// denominator and never anchors (<see cref="ITrainingBackend.NtXentForward"/>). "Correct" counts anchors whose
+/// projection head → L2 normalise → NT-Xent(τ), the CutMix rows in every anchor's denominator and never anchors
+/// (<see cref="ITrainingBackend.NtXentForward"/>). The head is SimCLR's, linear (no bias) – BatchNorm1d – ReLU –
+/// linear (<see cref="ContrastiveOptions.ProjectionNorm"/> "batch"; PyTorch indices 0, 1, 3), or linear – ReLU –
+/// linear ("none"; indices 0, 2). Its BatchNorm always normalises with the batch's own statistics, held-out batches
+/// too: the head is thrown away after fine-tuning, so it keeps no running statistics (nothing to checkpoint, and a
+/// held-out batch of 2P rows is a batch like a training one). "Correct" counts anchors whose
 /// positive has the highest similarity. Held-out batches have no CutMix and draw their views from a fixed seed, so
 /// the held-out loss of one epoch is comparable with the next.
 /// </summary>
@@ -21,15 +25,18 @@ public sealed class ContrastiveTask(ContrastiveOptions options) : IFineTuneTask
     const int HeldOutSeed = 13;
     const double NormEps = 1e-12;
     readonly ContrastiveOptions options = Validated(options);
-    TrainableParameter? w1, b1, w2, b2;
+    TrainableParameter? w1, b1, gamma, beta, w2, b2;
 
     static ContrastiveOptions Validated(ContrastiveOptions o) { o.Validate(); return o; }
 
     public string Name => "contrastive";
     public ContrastiveOptions Options => options;
-    public IReadOnlyList<TrainableParameter> Parameters => w1 == null ? [] : [w1, b1!, w2!, b2!];
+    public IReadOnlyList<TrainableParameter> Parameters =>
+        w1 == null ? [] : gamma != null ? [w1, gamma, beta!, w2!, b2!] : [w1, b1!, w2!, b2!];
 
-    /// <summary>PyTorch's nn.Linear initialisation for both layers: U(−1/√in, 1/√in) for weight and bias.</summary>
+    /// <summary>PyTorch's initialisation: nn.Linear U(−1/√in, 1/√in) for weights and biases, BatchNorm1d γ = 1,
+    /// β = 0. With the BatchNorm the first linear layer has no bias (the batch mean would cancel it, and its
+    /// gradient is zero up to rounding — which AdamW would blow up to full-size steps).</summary>
     public void Initialize(ITrainingBackend backend, int channels, Random rng)
     {
         TrainableParameter Uniform(string name, int fanIn, params int[] shape)
@@ -40,12 +47,31 @@ public sealed class ContrastiveTask(ContrastiveOptions options) : IFineTuneTask
             for (int i = 0; i < n; i++) v[i] = (float)((rng.NextDouble() * 2 - 1) * bound);
             return new TrainableParameter(name, backend.Upload(v, shape), true);
         }
+        TrainableParameter Constant(string name, float value, int n)
+        {
+            var v = new float[n];
+            Array.Fill(v, value);
+            return new TrainableParameter(name, backend.Upload(v, n), true);
+        }
         int hidden = options.ProjectionHidden, dim = options.ProjectionDim;
         w1 = Uniform("head.contrastive.0.weight", channels, hidden, channels);
-        b1 = Uniform("head.contrastive.0.bias", channels, hidden);
-        w2 = Uniform("head.contrastive.2.weight", hidden, dim, hidden);
-        b2 = Uniform("head.contrastive.2.bias", hidden, dim);
+        if (options.ProjectionNorm == "batch")
+        {
+            gamma = Constant("head.contrastive.1.weight", 1, hidden);
+            beta = Constant("head.contrastive.1.bias", 0, hidden);
+            w2 = Uniform("head.contrastive.3.weight", hidden, dim, hidden);
+            b2 = Uniform("head.contrastive.3.bias", hidden, dim);
+        }
+        else
+        {
+            b1 = Uniform("head.contrastive.0.bias", channels, hidden);
+            w2 = Uniform("head.contrastive.2.weight", hidden, dim, hidden);
+            b2 = Uniform("head.contrastive.2.bias", hidden, dim);
+        }
     }
+
+    /// <summary>BatchNorm1d's eps and momentum (PyTorch's defaults; the momentum only moves throwaway buffers).</summary>
+    const double HeadBnEps = 1e-5, HeadBnMomentum = 0.1;
 
     public int ImagesPerBatch(int batchSize) => batchSize;
 
@@ -106,8 +132,9 @@ public sealed class ContrastiveTask(ContrastiveOptions options) : IFineTuneTask
         int pairs = ((Batch)batch).Pairs, rows = batch.Rows;
         double tau = options.Temperature;
         using var pooled = backend.GlobalAvgPool(features);
-        using var hidden = backend.LinearForward(pooled, w1.Value, b1!.Value);
-        using var act = backend.Relu(hidden);
+        using var hidden = backend.LinearForward(pooled, w1.Value, b1?.Value);
+        using var normed = gamma == null ? null : NormalizeHidden(backend, hidden);
+        using var act = backend.Relu(normed?.Output ?? hidden);
         using var z = backend.LinearForward(act, w2!.Value, b2!.Value);
         using var zn = backend.L2NormalizeRows(z, NormEps);
         using var loss = backend.NtXentForward(zn, pairs, tau);
@@ -119,12 +146,31 @@ public sealed class ContrastiveTask(ContrastiveOptions options) : IFineTuneTask
         w2.AccumulateGradient(backend, g2.Weight!);
         b2!.AccumulateGradient(backend, g2.Bias!);
         using var dact = g2.Input!;
-        using var dhidden = backend.ReluBackward(dact, act);
-        var g1 = backend.LinearBackward(dhidden, pooled, w1.Value, inputGradient: true, biasGradient: true);
+        using var dpre = backend.ReluBackward(dact, act);   // before the ReLU: after the BatchNorm, if any
+        using var dhidden = normed == null ? null : HiddenNormBackward(backend, dpre, hidden, normed);
+        var g1 = backend.LinearBackward(dhidden ?? dpre, pooled, w1.Value, inputGradient: true, biasGradient: b1 != null);
         w1.AccumulateGradient(backend, g1.Weight!);
-        b1.AccumulateGradient(backend, g1.Bias!);
+        if (b1 != null) b1.AccumulateGradient(backend, g1.Bias!);
         using var dpooled = g1.Input!;
         return (result, backend.GlobalAvgPoolBackward(dpooled, features[2], features[3]));
+    }
+
+    /// <summary>BatchNorm1d of the hidden layer [rows, hidden] on the batch's statistics; the running statistics it
+    /// would update are scratch (see the class comment).</summary>
+    BatchNormTrainOutput NormalizeHidden(ITrainingBackend backend, DeviceTensor hidden)
+    {
+        int c = hidden[1];
+        using var runningMean = backend.Upload(new float[c], c);
+        using var runningVar = backend.Upload(new float[c], c);
+        return backend.BatchNorm2dTrainForward(hidden, gamma!.Value, beta!.Value, runningMean, runningVar, HeadBnMomentum, HeadBnEps);
+    }
+
+    DeviceTensor HiddenNormBackward(ITrainingBackend backend, DeviceTensor dy, DeviceTensor hidden, BatchNormTrainOutput normed)
+    {
+        var g = backend.BatchNorm2dTrainBackward(dy, hidden, gamma!.Value, normed.SavedMean, normed.SavedInvStd);
+        gamma.AccumulateGradient(backend, g.Weight!);
+        beta!.AccumulateGradient(backend, g.Bias!);
+        return g.Input!;
     }
 
     /// <summary>Anchors whose positive has the largest softmax share (= the highest similarity) among k ≠ i.</summary>
@@ -146,6 +192,6 @@ public sealed class ContrastiveTask(ContrastiveOptions options) : IFineTuneTask
 
     public void Dispose()
     {
-        w1?.Dispose(); b1?.Dispose(); w2?.Dispose(); b2?.Dispose();
+        w1?.Dispose(); b1?.Dispose(); gamma?.Dispose(); beta?.Dispose(); w2?.Dispose(); b2?.Dispose();
     }
 }

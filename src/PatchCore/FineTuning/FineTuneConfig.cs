@@ -42,6 +42,8 @@ public sealed record FineTuneConfig
     [JsonPropertyName("temperature")] public double Temperature { get; init; } = 0.5;
     [JsonPropertyName("head-hidden")] public int ProjectionHidden { get; init; } = 512;
     [JsonPropertyName("head-dim")] public int ProjectionDim { get; init; } = 128;
+    /// <summary>Normalisation after the head's first linear layer: "batch" (SimCLR's BatchNorm1d) or "none".</summary>
+    [JsonPropertyName("head-norm")] public string ProjectionNorm { get; init; } = "batch";
     /// <summary>CutMix images per training batch, extra negatives for every anchor (0 = plain SimCLR).</summary>
     [JsonPropertyName("cutmix-negatives")] public int CutMixNegatives { get; init; } = 4;
     [JsonPropertyName("cutmix-area-min")] public double CutMixAreaMin { get; init; } = 0.02;
@@ -60,7 +62,7 @@ public sealed record FineTuneConfig
     public ContrastiveOptions Contrastive() => new()
     {
         Temperature = Temperature, ProjectionHidden = ProjectionHidden, ProjectionDim = ProjectionDim,
-        CutMixNegatives = CutMixNegatives, CutMixAreaMin = CutMixAreaMin, CutMixAreaMax = CutMixAreaMax,
+        ProjectionNorm = ProjectionNorm, CutMixNegatives = CutMixNegatives, CutMixAreaMin = CutMixAreaMin, CutMixAreaMax = CutMixAreaMax,
         CropScaleMin = CropScaleMin, CropScaleMax = CropScaleMax, CropRatioMin = CropRatioMin, CropRatioMax = CropRatioMax,
         FlipProbability = FlipProbability, Brightness = Brightness, Contrast = Contrast, Saturation = Saturation,
         JitterProbability = JitterProbability,

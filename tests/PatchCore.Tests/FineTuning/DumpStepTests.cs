@@ -54,7 +54,7 @@ public class DumpStepTests
             .Concat(tensors.Keys.Where(k => k.StartsWith("init/", StringComparison.Ordinal)).Select(k => k[5..]))
             .Order(StringComparer.Ordinal).ToArray();
         var dumped = tensors.Keys.Where(k => k.StartsWith("grad/", StringComparison.Ordinal)).Select(k => k[5..]).Order(StringComparer.Ordinal).ToArray();
-        Assert.Contains(task == "rotation" ? "head.rotation.weight" : "head.contrastive.2.weight", dumped);
+        Assert.Contains(task == "rotation" ? "head.rotation.weight" : "head.contrastive.3.weight", dumped);
         Assert.Contains("layer3.0.downsample.1.weight", dumped);
         Assert.Contains("relu/layer2.0.relu1", tensors.Keys);
         Assert.Equal(expected, dumped);

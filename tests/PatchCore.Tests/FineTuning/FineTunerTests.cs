@@ -169,15 +169,17 @@ public class FineTunerTests
         Assert.True(h[^1].TrainLoss < 0.7 * h[0].TrainLoss, $"rotation loss did not fall: {h[0].TrainLoss:F3} → {h[^1].TrainLoss:F3}");
     }
 
-    [Fact]
-    public void ContrastiveLossFallsAndIsRecordedPerEpoch()
+    [Theory]
+    [InlineData("batch")]
+    [InlineData("none")]
+    public void ContrastiveLossFallsAndIsRecordedPerEpoch(string headNorm)
     {
         var weights = PipelineTestData.TinyResNet(8);
         // Mild augmentations and images that differ in colour and layout, so that a tiny net can learn to pair
         // views within a few epochs.
-        var config = Small with { Task = "contrastive", Epochs = 4, TrainStages = "layer3", Optimizer = "adamw", LearningRate = 1e-3, WarmupEpochs = 0, Holdout = 0, Batch = 4 };
+        var config = Small with { Task = "contrastive", Epochs = 6, TrainStages = "layer3", Optimizer = "adamw", LearningRate = 1e-3, WarmupEpochs = 0, Holdout = 0, Batch = 8 };
         using var backend = new CpuBackend(threads: 2);
-        using var task = new ContrastiveTask(config.Contrastive() with { ProjectionHidden = 32, ProjectionDim = 16, CutMixNegatives = 2, CropScaleMin = 0.5 });
+        using var task = new ContrastiveTask(config.Contrastive() with { ProjectionHidden = 32, ProjectionDim = 16, CutMixNegatives = 2, CropScaleMin = 0.5, ProjectionNorm = headNorm });
         var lines = new List<string>();
         var result = new FineTuner(backend, weights, task, config, lines.Add).Run(DistinctImages(8, 3));
         var h = result.History;

@@ -48,14 +48,16 @@ public class CpuTrainingOpsTests
     [Theory]
     [InlineData(3, 5, 7, 9)]
     [InlineData(2, 17, 4, 3)]
+    [InlineData(20, 33, 0, 0)]   // h = w = 0: x is [N, C] (BatchNorm1d, the contrastive projection head)
     public void BatchNormTrain(int n, int c, int h, int w) => Check("batch-norm train", (b, rng) =>
     {
-        using var x = Random(b, rng, 2, n, c, h, w);
+        int[] shape = h == 0 ? [n, c] : [n, c, h, w];
+        using var x = Random(b, rng, 2, shape);
         using var g = Random(b, rng, 1, c);
         using var beta = Random(b, rng, 1, c);
         using var rm = Random(b, rng, 0.5, c);
         using var rv = b.Upload(Enumerable.Range(0, c).Select(i => 0.5f + i * 0.1f).ToArray(), c);
-        using var dy = Random(b, rng, 1, n, c, h, w);
+        using var dy = Random(b, rng, 1, shape);
         using var y = b.BatchNorm2dTrainForward(x, g, beta, rm, rv, 0.1, 1e-5);
         using var grads = b.BatchNorm2dTrainBackward(dy, x, g, y.SavedMean, y.SavedInvStd);
         return [R(b, y.Output), R(b, y.SavedMean), R(b, y.SavedInvStd), R(b, rm), R(b, rv), R(b, grads.Input), R(b, grads.Weight), R(b, grads.Bias)];

@@ -14,7 +14,7 @@ public sealed partial class CpuBackend
         DeviceTensor runningMean, DeviceTensor runningVar, double momentum, double eps)
     {
         int c = CheckBatchNorm(x, gamma, beta, runningMean, runningVar);
-        int n = x[0], cells = x[2] * x[3];
+        int n = x[0], cells = BatchNormCells(x);
         long m = (long)n * cells;
         if (m < 2) throw new ArgumentException("batch-norm training needs more than one value per channel (the unbiased variance divides by M − 1)");
         float[] xd = HostMemory.AsHost(x).Data, g = HostMemory.AsHost(gamma).Data, b = HostMemory.AsHost(beta).Data,
@@ -56,8 +56,8 @@ public sealed partial class CpuBackend
     public LayerGradients BatchNorm2dTrainBackward(DeviceTensor dy, DeviceTensor x, DeviceTensor gamma,
         DeviceTensor savedMean, DeviceTensor savedInvStd)
     {
-        if (x.Rank != 4) throw new ArgumentException($"batch-norm input needs NCHW, got {x.ShapeString}");
-        int n = x[0], c = x[1], cells = x[2] * x[3];
+        RequireBatchNormInput(x);
+        int n = x[0], c = x[1], cells = BatchNormCells(x);
         RequireShape(dy, "batch-norm output gradient", x.Shape);
         RequireShape(gamma, "batch-norm gamma", c);
         RequireShape(savedMean, "batch-norm saved mean", c);

@@ -12,7 +12,7 @@ public sealed partial class CpuBackend
         DeviceTensor runningMean, DeviceTensor runningVar, double eps)
     {
         int c = CheckBatchNorm(x, gamma, beta, runningMean, runningVar);
-        int n = x[0], cells = x[2] * x[3];
+        int n = x[0], cells = BatchNormCells(x);
         float[] xd = HostMemory.AsHost(x).Data, g = HostMemory.AsHost(gamma).Data, b = HostMemory.AsHost(beta).Data,
             rm = HostMemory.AsHost(runningMean).Data, rv = HostMemory.AsHost(runningVar).Data;
         var y = HostMemory.Rent(x.Shape); // pooled: every element written
@@ -35,7 +35,7 @@ public sealed partial class CpuBackend
     {
         int c = CheckBatchNorm(x, gamma, gamma, runningMean, runningVar);
         RequireShape(dy, "batch-norm output gradient", x.Shape);
-        int n = x[0], cells = x[2] * x[3];
+        int n = x[0], cells = BatchNormCells(x);
         float[] xd = HostMemory.AsHost(x).Data, dyd = HostMemory.AsHost(dy).Data, g = HostMemory.AsHost(gamma).Data,
             rm = HostMemory.AsHost(runningMean).Data, rv = HostMemory.AsHost(runningVar).Data;
         var dx = HostMemory.Rent(x.Shape); // pooled: every element written

@@ -8,7 +8,7 @@ public sealed partial class ReferenceBackend
     {
         int c = CheckBatchNorm(x, gamma, beta, runningMean, runningVar);
         double[] rm = Wide(runningMean), rv = Wide(runningVar);
-        var (y, mean, invStd) = ReferenceTraining.BatchNorm2dTrainForward(Wide(x), x[0], c, x[2] * x[3],
+        var (y, mean, invStd) = ReferenceTraining.BatchNorm2dTrainForward(Wide(x), x[0], c, BatchNormCells(x),
             Wide(gamma), Wide(beta), rm, rv, momentum, eps);
         Store(rm, runningMean);
         Store(rv, runningVar);
@@ -18,13 +18,13 @@ public sealed partial class ReferenceBackend
     public LayerGradients BatchNorm2dTrainBackward(DeviceTensor dy, DeviceTensor x, DeviceTensor gamma,
         DeviceTensor savedMean, DeviceTensor savedInvStd)
     {
-        RequireNchw(x, "batch-norm input");
+        RequireBatchNormInput(x);
         int c = x[1];
         RequireShape(dy, "batch-norm output gradient", x.Shape);
         RequireShape(gamma, "batch-norm gamma", c);
         RequireShape(savedMean, "batch-norm saved mean", c);
         RequireShape(savedInvStd, "batch-norm saved 1/std", c);
-        var (dx, dgamma, dbeta) = ReferenceTraining.BatchNorm2dTrainBackward(Wide(dy), Wide(x), x[0], c, x[2] * x[3],
+        var (dx, dgamma, dbeta) = ReferenceTraining.BatchNorm2dTrainBackward(Wide(dy), Wide(x), x[0], c, BatchNormCells(x),
             Wide(gamma), Wide(savedMean), Wide(savedInvStd));
         return new LayerGradients(Narrow(dx, x.Shape), Narrow(dgamma, [c]), Narrow(dbeta, [c]));
     }

@@ -7,7 +7,7 @@ public sealed partial class ReferenceBackend
         DeviceTensor runningMean, DeviceTensor runningVar, double eps)
     {
         int c = CheckBatchNorm(x, gamma, beta, runningMean, runningVar);
-        var y = ReferenceTraining.BatchNorm2dFrozenForward(Wide(x), x[0], c, x[2] * x[3], Wide(gamma), Wide(beta),
+        var y = ReferenceTraining.BatchNorm2dFrozenForward(Wide(x), x[0], c, BatchNormCells(x), Wide(gamma), Wide(beta),
             Wide(runningMean), Wide(runningVar), eps);
         return Narrow(y, x.Shape);
     }
@@ -17,7 +17,7 @@ public sealed partial class ReferenceBackend
     {
         int c = CheckBatchNorm(x, gamma, gamma, runningMean, runningVar);
         RequireShape(dy, "batch-norm output gradient", x.Shape);
-        var (dx, dgamma, dbeta) = ReferenceTraining.BatchNorm2dFrozenBackward(Wide(dy), Wide(x), x[0], c, x[2] * x[3],
+        var (dx, dgamma, dbeta) = ReferenceTraining.BatchNorm2dFrozenBackward(Wide(dy), Wide(x), x[0], c, BatchNormCells(x),
             Wide(gamma), Wide(runningMean), Wide(runningVar), eps);
         return new LayerGradients(Narrow(dx, x.Shape), Narrow(dgamma, [c]), Narrow(dbeta, [c]));
     }
