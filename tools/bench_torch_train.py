@@ -12,8 +12,9 @@ depend on the values, and the CNTK weights' asymmetric pads change no cost). As 
   - rotation: each image at 0/90/180/270 degrees (torch.rot90, inside the timed step as pcnative's batch making),
     global average pool, Linear(C, 4), cross-entropy;
   - contrastive: two augmented views per image (random resized crop, flip, colour jitter: torchvision transforms,
-    inside the timed step) plus --cutmix-negatives CutMix images, global average pool, Linear(C, 512), ReLU,
-    Linear(512, 128), L2 normalisation, NT-Xent (tau 0.5) with the CutMix rows as extra negatives only;
+    inside the timed step) plus --cutmix-negatives CutMix images, global average pool, Linear(C, 512, no bias),
+    BatchNorm1d (batch statistics; --head-norm none: Linear with bias and no BN), ReLU, Linear(512, 128),
+    L2 normalisation, NT-Xent (tau 0.5) with the CutMix rows as extra negatives only;
   - SGD momentum 0.9, weight decay 1e-4, lr 0.01 (or AdamW).
 Random input images (as `pcnative bench train` without --category).
 """
@@ -46,7 +47,12 @@ def build(args):
     if args.task == "rotation":
         head = nn.Linear(channels, 4)
     else:
-        head = nn.Sequential(nn.Linear(channels, 512), nn.ReLU(), nn.Linear(512, 128))
+        # SimCLR's head as ContrastiveTask's default (--head-norm batch): linear (no bias), BatchNorm1d on the batch's
+        # statistics, ReLU, linear; --head-norm none: linear, ReLU, linear.
+        if args.head_norm == "batch":
+            head = nn.Sequential(nn.Linear(channels, 512, bias=False), nn.BatchNorm1d(512), nn.ReLU(), nn.Linear(512, 128))
+        else:
+            head = nn.Sequential(nn.Linear(channels, 512), nn.ReLU(), nn.Linear(512, 128))
     return frozen, trained, head
 
 
@@ -95,6 +101,7 @@ def main():
     ap.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw"])
     ap.add_argument("--crop", type=int, default=224)
     ap.add_argument("--cutmix-negatives", type=int, default=4)
+    ap.add_argument("--head-norm", default="batch", choices=["batch", "none"], help="contrastive head: BatchNorm1d or none")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
