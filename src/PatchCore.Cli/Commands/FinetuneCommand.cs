@@ -97,6 +97,18 @@ public sealed class FinetuneCommand : ICommand
         return c;
     }
 
+    /// <summary>The images as a run feeds them: resized, centre-cropped, in the weights' normalisation (also
+    /// `bench train --category`).</summary>
+    internal static NominalImage[] LoadImages(IReadOnlyList<string> paths, FineTuneConfig config, WeightFile weights)
+    {
+        var spec = new ResizeSpec(config.Resize, config.Crop);
+        var norm = weights.Metadata.ToNormalization();
+        var images = new NominalImage[paths.Count];
+        Parallel.For(0, paths.Count, i =>
+            images[i] = new NominalImage(Preprocessing.ToInput(ImageFile.Decode(paths[i]), spec, norm), config.Crop, config.Crop, paths[i]));
+        return images;
+    }
+
     public int Execute()
     {
         if (Out == null && DumpStep == null) throw new UserError("--out: required (the output weight file), or --dump-step FILE");
@@ -109,11 +121,7 @@ public sealed class FinetuneCommand : ICommand
         var data = DatasetArgs.Resolve(Category, DataRoot, out _);
         var paths = data.TrainImages.ToList();
         if (config.MaxImages > 0 && paths.Count > config.MaxImages) paths = paths.Take(config.MaxImages).ToList();
-        var spec = new ResizeSpec(config.Resize, config.Crop);
-        var norm = weights.Metadata.ToNormalization();
-        var images = new NominalImage[paths.Count];
-        Parallel.For(0, paths.Count, i =>
-            images[i] = new NominalImage(Preprocessing.ToInput(ImageFile.Decode(paths[i]), spec, norm), config.Crop, config.Crop, paths[i]));
+        var images = LoadImages(paths, config, weights);
 
         using var backend = BackendFactory.Create(new BackendFactory.Options(Backend, Threads));
         if (backend is not ITrainingBackend trainer) throw new UserError($"--backend {Backend}: this backend cannot train (cpu, cuda or reference can)");

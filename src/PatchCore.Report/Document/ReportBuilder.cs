@@ -148,7 +148,7 @@ public static class ReportBuilder
         };
         var series = new (string Name, string Unit, Func<FineTuneEpoch, double?> Value)[]
         {
-            ("training loss", "training loss (nats per row, epoch mean)", e => e.TrainLoss),
+            ("training loss (epoch mean)", "training loss (nats per row)", e => e.TrainLoss),
             ("held-out loss", "held-out loss (nats per row)", e => e.HeldOutLoss),
             ("held-out accuracy", "held-out accuracy (%)", e => e.HeldOutAccuracy is double a ? 100 * a : null),
         };
@@ -175,7 +175,7 @@ public static class ReportBuilder
                 }
                 if (lines.Count > 0)
                     blocks.Add(Charts.Sweep(lines, "epoch (passes over the training images)", unit,
-                        $"Fine-tuning ({where}): {name} against the epoch, mean ± sd over seeds, per setting.", legendBelow: true));
+                        $"Fine-tuning ({where}): {name} against the epoch, mean ± sd over seeds, per setting.", keyInCaption: true));
             }
         }
         return new Section("finetuning", "Fine-tuning curves", 1, blocks);

@@ -16,6 +16,9 @@ public static class Charts
 {
     public const int Width = 720, Height = 440;
 
+    /// <summary>The colours of ScottPlot's Category10 palette, in its order, as a reader names them.</summary>
+    static readonly string[] PaletteNames = ["blue", "orange", "green", "red", "purple", "brown", "pink", "grey", "olive", "cyan"];
+
     static Plot NewPlot(string xLabel, string yLabel)
     {
         ScottPlotFonts.Install();
@@ -126,7 +129,7 @@ public static class Charts
     /// a log axis when they span more than a factor 20 (coreset fractions), text values are evenly spaced.
     /// </summary>
     public static Figure Sweep(IReadOnlyList<SweepSeries> series, string xLabel, string yLabel, string caption, string[]? xText = null,
-        bool legendBelow = false)
+        bool keyInCaption = false)
     {
         bool log = xText == null && LogAxis(series);
         var plt = NewPlot(log ? xLabel + " (log scale)" : xLabel, yLabel);
@@ -150,11 +153,27 @@ public static class Charts
         if (xText != null) for (int i = 0; i < xText.Length; i++) ticks.Add((i, xText[i]));
         else if (log)
             foreach (var v in series.SelectMany(s => s.X).Distinct().Order()) ticks.Add((Math.Log10(v), v.ToString("G4")));
+        else
+        {
+            // Few whole-number values (epochs, k, patch sizes): a tick at each, not at fractions no run has.
+            var values = series.SelectMany(s => s.X).Distinct().Order().ToArray();
+            if (values.Length is > 0 and <= 12 && values.All(v => v == Math.Round(v)))
+                foreach (var v in values) ticks.Add((v, v.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)));
+        }
         if (ticks.Count > 0) plt.Axes.Bottom.SetTicks(ticks.Select(t => t.Item1).ToArray(), ticks.Select(t => t.Item2).ToArray());
         plt.Axes.Margins(horizontal: 0.1, vertical: 0.15);
         // Below the data when the labels are long or the lines span the whole height (training curves): never over a line.
-        if (legendBelow) plt.ShowLegend(Edge.Bottom); else plt.ShowLegend(Alignment.LowerRight);
-        return Done(plt, caption);
+        if (!keyInCaption)
+        {
+            plt.ShowLegend(Alignment.LowerRight);
+            return Done(plt, caption);
+        }
+        // Long labels or lines over the whole height (training curves): the key goes into the caption, one colour per
+        // line. ScottPlot's legend panel below the plot cut entries off past the fourth at this image size.
+        plt.HideLegend();
+        var key = new List<string>();
+        for (int i = 0; i < series.Count; i++) key.Add($"{PaletteNames[i % PaletteNames.Length]}: {series[i].Label}");
+        return Done(plt, caption + " Lines — " + string.Join("; ", key) + ".");
     }
 
     static bool LogAxis(IReadOnlyList<SweepSeries> series)

@@ -34,8 +34,11 @@ public static class HostMemory
 
     // Arrays over 85 KB land on the large-object heap, where every fresh one costs zeroing, page faults and
     // eventually a gen-2 collection (0.4 ms per layer3 conv at batch 1 before this pool took them); arrays
-    // under 16 KiB are cheap for the GC. A few arrays per size cover a ResNet pass at any batch.
-    const int PoolMinLength = 4 * 1024, PoolPerLength = 6;
+    // under 16 KiB are cheap for the GC. A few arrays per size cover an inference pass at any batch; a training
+    // step keeps more maps of one size alive at once (layer3's forward caches and their gradients: about a dozen
+    // [N, 256, 14, 14]), so the pool keeps up to 16 (never more than were alive at once: an array enters it only
+    // from Dispose).
+    const int PoolMinLength = 4 * 1024, PoolPerLength = 16;
     static readonly System.Collections.Concurrent.ConcurrentDictionary<int, System.Collections.Concurrent.ConcurrentStack<float[]>> Pool = new();
 
     /// <summary>Tests set this (per thread) so every output an op allocates starts as NaN: an element the op

@@ -35,15 +35,7 @@ public sealed class FineTuner(ITrainingBackend backend, WeightFile weights, IFin
         using var net = CreateNet();
         var penaltyLayers = PenaltyLayers(net);
 
-        var slots = new List<Slot>();
-        foreach (var p in net.Parameters.Where(p => p.Trained))
-            slots.Add(new Slot { Parameter = p, Pretrained = c.L2sp > 0 ? Host(p.Value) : null });
-        foreach (var p in task.Parameters) slots.Add(new Slot { Parameter = p });
-        foreach (var s in slots)
-        {
-            s.A = backend.Upload(new float[s.Parameter.Value.Length], s.Parameter.Value.Shape);
-            if (c.Optimizer == "adamw") s.B = backend.Upload(new float[s.Parameter.Value.Length], s.Parameter.Value.Shape);
-        }
+        var slots = CreateSlots(net);
         var everything = net.Parameters.Concat(task.Parameters).ToArray();
         try
         {
@@ -101,6 +93,54 @@ public sealed class FineTuner(ITrainingBackend backend, WeightFile weights, IFin
             }
             var provenance = Provenance(history);
             return new FineTuneResult(net.ToWeights(), provenance, history);
+        }
+        finally
+        {
+            foreach (var s in slots) { s.A?.Dispose(); s.B?.Dispose(); }
+        }
+    }
+
+    /// <summary>The optimiser state of every trained parameter (backbone, then head), zeroed; L2-SP's anchors.</summary>
+    List<Slot> CreateSlots(TrainableResNet net)
+    {
+        var slots = new List<Slot>();
+        foreach (var p in net.Parameters.Where(p => p.Trained))
+            slots.Add(new Slot { Parameter = p, Pretrained = config.L2sp > 0 ? Host(p.Value) : null });
+        foreach (var p in task.Parameters) slots.Add(new Slot { Parameter = p });
+        foreach (var s in slots)
+        {
+            s.A = backend.Upload(new float[s.Parameter.Value.Length], s.Parameter.Value.Shape);
+            if (config.Optimizer == "adamw") s.B = backend.Upload(new float[s.Parameter.Value.Length], s.Parameter.Value.Shape);
+        }
+        return slots;
+    }
+
+    /// <summary>
+    /// <paramref name="steps"/> optimiser steps exactly as <see cref="Run"/> takes them (the same net, head, batch
+    /// making, forward, loss, penalties, backward and optimiser; <see cref="TrainStep"/>) on every image of
+    /// <paramref name="images"/> (no held-out split, no evaluation, no checkpoint, the peak learning rate), for
+    /// `pcnative bench train`: <paramref name="afterStep"/> gets each step's index and wall time.
+    /// </summary>
+    public void RunSteps(IReadOnlyList<NominalImage> images, int steps, Action<int, TimeSpan> afterStep)
+    {
+        config.Validate();
+        if (images.Count == 0) throw new ArgumentException("bench steps need at least 1 image");
+        var all = images.ToArray();
+        using var net = CreateNet();
+        var penaltyLayers = PenaltyLayers(net);
+        var slots = CreateSlots(net);
+        try
+        {
+            var (rng, perm) = EpochOrder(0, all.Length);
+            int perBatch = task.ImagesPerBatch(config.Batch), start = 0;
+            for (int step = 0; step < steps; step++)
+            {
+                if (start + perBatch > perm.Length) start = 0; // wrap: every step a full batch when there are enough images
+                var sw = System.Diagnostics.Stopwatch.StartNew();
+                TrainStep(net, BatchImages(all, perm, start), rng, penaltyLayers, slots, step, config.LearningRate);
+                afterStep(step, sw.Elapsed);
+                start += perBatch;
+            }
         }
         finally
         {

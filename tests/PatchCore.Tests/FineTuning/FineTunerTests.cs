@@ -105,6 +105,29 @@ public class FineTunerTests
         finally { File.Delete(path); }
     }
 
+    /// <summary>`bench train`'s entry: every step reported once, in order, with its time, wrapping around the images
+    /// when the steps need more batches than there are (4 images, batch 3: every step after the first wraps); no
+    /// images is an argument error (one line from the CLI).</summary>
+    [Theory]
+    [InlineData("rotation")]
+    [InlineData("contrastive")]
+    public void RunStepsReportsEveryStepAndTrains(string taskName)
+    {
+        var weights = PipelineTestData.TinyResNet(3);
+        var config = Small with { Task = taskName, TrainStages = "layer3" };
+        using var backend = new CpuBackend(threads: 2);
+        using var task = NewTask(taskName);
+        var seen = new List<int>();
+        var ft = new FineTuner(backend, weights, task, config);
+        ft.RunSteps(OrientedImages(4, 3), 4, (step, elapsed) =>
+        {
+            seen.Add(step);
+            Assert.True(elapsed > TimeSpan.Zero);
+        });
+        Assert.Equal([0, 1, 2, 3], seen);
+        Assert.Throws<ArgumentException>(() => ft.RunSteps([], 1, (_, _) => { }));
+    }
+
     [Theory]
     [InlineData("sgd", "train", 0.0, 0.0)]
     [InlineData("adamw", "frozen", 0.5, 0.1)]

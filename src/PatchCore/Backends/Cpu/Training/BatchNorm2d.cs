@@ -19,7 +19,7 @@ public sealed partial class CpuBackend
         if (m < 2) throw new ArgumentException("batch-norm training needs more than one value per channel (the unbiased variance divides by M − 1)");
         float[] xd = HostMemory.AsHost(x).Data, g = HostMemory.AsHost(gamma).Data, b = HostMemory.AsHost(beta).Data,
             rm = HostMemory.AsHost(runningMean).Data, rv = HostMemory.AsHost(runningVar).Data;
-        var y = HostMemory.Allocate(x.Shape);
+        var y = HostMemory.Rent(x.Shape); // pooled: every element written
         var mean = HostMemory.Allocate([c]);
         var invStd = HostMemory.Allocate([c]);
         float[] yd = y.Data, md = mean.Data, id = invStd.Data;
@@ -65,7 +65,7 @@ public sealed partial class CpuBackend
         float[] xd = HostMemory.AsHost(x).Data, dyd = HostMemory.AsHost(dy).Data, g = HostMemory.AsHost(gamma).Data,
             md = HostMemory.AsHost(savedMean).Data, id = HostMemory.AsHost(savedInvStd).Data;
         long m = (long)n * cells;
-        var dx = HostMemory.Allocate(x.Shape);
+        var dx = HostMemory.Rent(x.Shape); // pooled: every element written
         var dgamma = HostMemory.Allocate([c]);
         var dbeta = HostMemory.Allocate([c]);
         float[] dxd = dx.Data, dgd = dgamma.Data, dbd = dbeta.Data;

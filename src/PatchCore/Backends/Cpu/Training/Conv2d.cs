@@ -115,11 +115,14 @@ public sealed partial class CpuBackend
         int m = s.OutChannels, chunks = Math.Min(j.N, WeightGradientChunks), perChunk = (j.N + chunks - 1) / chunks;
         chunks = (j.N + perChunk - 1) / perChunk;
         var partial = new float[chunks][];
+        var pool = System.Buffers.ArrayPool<float>.Shared;
+        int dwLength = checked(m * j.K);
         System.Threading.Tasks.Parallel.For(0, chunks, Parallel, c =>
         {
-            var sum = partial[c] = new float[(long)m * j.K];
-            // Scratch from the shared pool: fresh multi-megabyte arrays per call cost page faults and gen-2 GCs.
-            var pool = System.Buffers.ArrayPool<float>.Shared;
+            // Scratch (and the partial sums) from the shared pool: fresh multi-megabyte arrays per call cost page
+            // faults and gen-2 GCs (a fine-tuning step makes a dozen such calls).
+            var sum = partial[c] = pool.Rent(dwLength);
+            Array.Clear(sum, 0, dwLength); // the sink adds
             var panel = pool.Rent(checked(j.K * NR));
             var packedB = pool.Rent(checked(PackedGemm.Panels(j.K) * j.P * NR));
             var aTile = pool.Rent(checked(PackedGemm.RowTile * j.P));
@@ -144,10 +147,11 @@ public sealed partial class CpuBackend
             }
             finally { pool.Return(panel); pool.Return(packedB); pool.Return(aTile); }
         });
-        var dw = HostMemory.Allocate([m, s.InChannels, s.KernelH, s.KernelW]);
-        partial[0].CopyTo(dw.Data, 0);
+        var dw = HostMemory.Rent([m, s.InChannels, s.KernelH, s.KernelW]); // pooled: overwritten by the first chunk
+        partial[0].AsSpan(0, dwLength).CopyTo(dw.Data);
         for (int c = 1; c < chunks; c++)
-            System.Numerics.Tensors.TensorPrimitives.Add(dw.Span, partial[c], dw.Span);
+            System.Numerics.Tensors.TensorPrimitives.Add(dw.Span, partial[c].AsSpan(0, dwLength), dw.Span);
+        foreach (var p in partial) pool.Return(p);
         return dw;
     }
 
@@ -157,22 +161,26 @@ public sealed partial class CpuBackend
     {
         var s = j.Spec;
         int m = s.OutChannels;
-        // Wᵀ [K, Cout] once per call, then its 128-row tiles packed once and shared by every image.
-        var wt = new float[(long)j.K * m];
+        // Wᵀ [K, Cout] once per call, then its 128-row tiles packed once and shared by every image. All scratch
+        // comes from the shared pool (PackTile clears what it packs; dyImage and packedB are fully rewritten per
+        // image): fresh multi-megabyte arrays per call cost page faults and gen-2 GCs.
+        var pool = System.Buffers.ArrayPool<float>.Shared;
+        var wt = pool.Rent(checked(j.K * m));
         for (int co = 0; co < m; co++)
             for (int k = 0; k < j.K; k++) wt[(long)k * m + co] = j.Weight[(long)co * j.K + k];
         int tiles = (j.K + PackedGemm.RowTile - 1) / PackedGemm.RowTile;
         var aTiles = new float[tiles][];
         for (int t = 0; t < tiles; t++)
         {
-            aTiles[t] = new float[(long)PackedGemm.RowTile * m];
+            aTiles[t] = pool.Rent(PackedGemm.RowTile * m);
             PackedGemm.PackTile(wt, m, null, t * PackedGemm.RowTile, Math.Min(PackedGemm.RowTile, j.K - t * PackedGemm.RowTile), aTiles[t], null);
         }
-        var dx = HostMemory.Allocate([j.N, s.InChannels, j.H, j.W]);
+        pool.Return(wt);
+        var dx = HostMemory.Rent([j.N, s.InChannels, j.H, j.W]); // pooled: cleared next
         // col2im adds: every cell starts at zero (cells no window reads stay zero).
         Array.Clear(dx.Data, 0, (int)dx.Length);
         System.Threading.Tasks.Parallel.For(0, j.N, Parallel,
-            () => (dyImage: new float[(long)m * j.P], packedB: new float[(long)PackedGemm.Panels(j.P) * m * NR], dots: new float[PackedGemm.RowTile * NR]),
+            () => (dyImage: pool.Rent(checked(m * j.P)), packedB: pool.Rent(checked(PackedGemm.Panels(j.P) * m * NR)), dots: new float[PackedGemm.RowTile * NR]),
             (img, _, scratch) =>
             {
                 Array.Copy(j.Dy, (long)img * m * j.P, scratch.dyImage, 0, (long)m * j.P);
@@ -190,7 +198,8 @@ public sealed partial class CpuBackend
                     }
                 return scratch;
             },
-            _ => { });
+            scratch => { pool.Return(scratch.dyImage); pool.Return(scratch.packedB); });
+        foreach (var t in aTiles) pool.Return(t);
         return dx;
     }
 

@@ -15,7 +15,7 @@ public sealed partial class CpuBackend
         int n = x[0], cells = BatchNormCells(x);
         float[] xd = HostMemory.AsHost(x).Data, g = HostMemory.AsHost(gamma).Data, b = HostMemory.AsHost(beta).Data,
             rm = HostMemory.AsHost(runningMean).Data, rv = HostMemory.AsHost(runningVar).Data;
-        var y = HostMemory.Allocate(x.Shape);
+        var y = HostMemory.Rent(x.Shape); // pooled: every element written
         var yd = y.Data;
         Team.For(c, ch =>
         {
@@ -38,7 +38,7 @@ public sealed partial class CpuBackend
         int n = x[0], cells = BatchNormCells(x);
         float[] xd = HostMemory.AsHost(x).Data, dyd = HostMemory.AsHost(dy).Data, g = HostMemory.AsHost(gamma).Data,
             rm = HostMemory.AsHost(runningMean).Data, rv = HostMemory.AsHost(runningVar).Data;
-        var dx = HostMemory.Allocate(x.Shape);
+        var dx = HostMemory.Rent(x.Shape); // pooled: every element written
         var dgamma = HostMemory.Allocate([c]);
         var dbeta = HostMemory.Allocate([c]);
         float[] dxd = dx.Data, dgd = dgamma.Data, dbd = dbeta.Data;

@@ -12,7 +12,7 @@ public sealed partial class CpuBackend
         int planes = x[0] * x[1], h = x[2], w = x[3], oh = pool.OutH(h), ow = pool.OutW(w);
         RequireShape(dy, "max-pool output gradient", x[0], x[1], oh, ow);
         float[] xd = HostMemory.AsHost(x).Data, dyd = HostMemory.AsHost(dy).Data;
-        var dx = HostMemory.Allocate(x.Shape);
+        var dx = HostMemory.Rent(x.Shape); // pooled: every plane cleared below, then accumulated
         var dxd = dx.Data;
         var p = pool;
         Team.For(planes, pl =>

@@ -11,7 +11,7 @@ public sealed partial class CpuBackend
     {
         RequireShape(dy, "ReLU output gradient", y.Shape);
         float[] dyd = HostMemory.AsHost(dy).Data, yd = HostMemory.AsHost(y).Data;
-        var dx = HostMemory.Allocate(y.Shape);
+        var dx = HostMemory.Rent(y.Shape); // pooled: every element written
         var dxd = dx.Data;
         int length = (int)y.Length, i = 0;
         for (; i <= length - Vector256<float>.Count; i += Vector256<float>.Count)
