@@ -151,15 +151,18 @@ public class ReportDocumentTests
         {
             double loss = 1.0 + k++;
             File.WriteAllText(Path.Combine(run, "finetune.json"), "{\"task\": \"rotation\", \"epochs\": [" +
+                "{\"Epoch\": 0, \"TrainLoss\": \"NaN\", \"HeldOutLoss\": 1.4, \"HeldOutAccuracy\": 0.25, \"LearningRate\": 0}, " +
                 $"{{\"Epoch\": 1, \"TrainLoss\": {loss}, \"HeldOutLoss\": 0.7, \"HeldOutAccuracy\": 0.5, \"LearningRate\": 0.01}}, " +
                 "{\"Epoch\": 2, \"TrainLoss\": 0.5, \"HeldOutLoss\": 0.4, \"HeldOutAccuracy\": \"NaN\", \"LearningRate\": 0}]}");
         }
-        Assert.Equal([1.0, 0.5], ReportInput.Load(dir).Runs[0].FineTuning!.Select(e => e.TrainLoss));
+        // Epoch 0 (before training) has no training loss.
+        Assert.Equal([null, 1.0, 0.5], ReportInput.Load(dir).Runs[0].FineTuning!.Select(e => e.TrainLoss));
         var content = Build(dir, new ReportOptions { MaxRunDetails = 0 });
         var ft = content.Sections.Single(s => s.Id == "finetuning");
         var captions = ft.Blocks.OfType<Figure>().Select(f => f.Caption).ToList();
         Assert.Equal(3, captions.Count);
-        Assert.Contains(captions, c => c.Contains("(task fine-tuned): training loss against the epoch"));
+        Assert.Contains(captions, c => c.Contains("(task fine-tuned): training loss (epoch mean) against the epoch"));
+        Assert.All(captions, c => Assert.Contains("Lines — blue: ", c));   // the key of the lines, by colour
         Assert.Contains(captions, c => c.Contains("held-out accuracy against the epoch"));
         Assert.Contains("2 run(s) fine-tuned", ft.Blocks.OfType<Paragraph>().First().Text);
         AssertImagesArePngs(HtmlRenderer.Render(content));
