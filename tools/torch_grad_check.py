@@ -187,6 +187,12 @@ def step(dump, dmeta, weights, wmeta, dtype, sided=None):
     if task == 'contrastive' and ('head.contrastive.1.weight' in init) != (cfg.get('head-norm', 'none') == 'batch'):
         raise ValueError(f'dump: head-norm {cfg.get("head-norm")!r} but head tensors {sorted(init)}')
     head = Head(task, init).to(dtype)
+    if sided is not None and task == 'contrastive':
+        # The head's ReLU keeps pcnative's sides too, where the dump recorded them ("relu/head.contrastive.I").
+        for i, mod in enumerate(head.contrastive):
+            name = f'head.contrastive.{i}'
+            if isinstance(mod, torch.nn.ReLU) and 'relu/' + name in dump:
+                head.contrastive[i] = SidedRelu([name], {name: torch.from_numpy(dump['relu/' + name] > 0)}, sided)
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
@@ -287,7 +293,7 @@ def main():
           f'{dump["input"].shape[0]} rows of {dump["input"].shape[3]}x{dump["input"].shape[2]}, '
           f'feature penalty {cfg.get("feature-penalty", 0)}')
     print('rel = max|x_pcnative - x_ref| / max|x_ref|, ref = torch float64 autograd; "same sides": the reference\n'
-          'keeps pcnative\'s side of every ReLU kink in the trained stages (pass criterion), "free": its own sides;\n'
+          'keeps pcnative\'s side of every ReLU kink in the trained stages and the head (pass criterion), "free": its own sides;\n'
           '"torch32": torch float32 vs the free float64 reference (what float32 alone costs)')
     worst, failures = 0.0, []
 

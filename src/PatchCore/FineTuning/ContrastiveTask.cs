@@ -31,6 +31,8 @@ public sealed class ContrastiveTask(ContrastiveOptions options) : IFineTuneTask
 
     public string Name => "contrastive";
     public ContrastiveOptions Options => options;
+    public Action<string, DeviceTensor>? HeadReluSink { get; set; }
+
     public IReadOnlyList<TrainableParameter> Parameters =>
         w1 == null ? [] : gamma != null ? [w1, gamma, beta!, w2!, b2!] : [w1, b1!, w2!, b2!];
 
@@ -135,6 +137,7 @@ public sealed class ContrastiveTask(ContrastiveOptions options) : IFineTuneTask
         using var hidden = backend.LinearForward(pooled, w1.Value, b1?.Value);
         using var normed = gamma == null ? null : NormalizeHidden(backend, hidden);
         using var act = backend.Relu(normed?.Output ?? hidden);
+        HeadReluSink?.Invoke(gamma != null ? "head.contrastive.2" : "head.contrastive.1", act);
         using var z = backend.LinearForward(act, w2!.Value, b2!.Value);
         using var zn = backend.L2NormalizeRows(z, NormEps);
         using var loss = backend.NtXentForward(zn, pairs, tau);

@@ -22,7 +22,8 @@ namespace PatchCore.FineTuning;
 /// <item>"frozen/layerK", "output/layerK": the frozen prefix's output (the trained stages' input) and each trained
 /// stage's output, to tell a forward difference from a backward one;</item>
 /// <item>"relu/layerK.B.reluI", "relu/layerK.B.out": every ReLU output of the trained stages (which side of the
-/// kink each pre-activation fell on: float32 and float64 can disagree where it is within rounding of 0);</item>
+/// kink each pre-activation fell on: float32 and float64 can disagree where it is within rounding of 0); and the
+/// head's ReLU outputs under their module path, "relu/head.contrastive.2" (<see cref="IFineTuneTask.HeadReluSink"/>);</item>
 /// <item>"buffer/NAME": BN running statistics after the step's forward (moved in BN train mode).</item>
 /// </list>
 /// Metadata: "task", "config" (the run's FineTuneConfig JSON, flag names), "base_sha256", "rows", "loss", the

@@ -207,13 +207,19 @@ public sealed class FineTuner(ITrainingBackend backend, WeightFile weights, IFin
         foreach (var p in task.Parameters) heads[p.Name] = HostTensor(p.Value);
         FineTuneBatch? batch = null;
         var maps = new Dictionary<string, Tensor>();
-        var result = StepGradients(net, batchImages, rng, PenaltyLayers(net), (b, pass) =>
+        task.HeadReluSink = (name, t) => maps["relu/" + name] = HostTensor(t);
+        TaskResult result;
+        try
         {
-            batch = b;
-            foreach (var (name, t) in pass.FrozenOutputs) maps["frozen/" + name] = HostTensor(t);
-            foreach (var (name, t) in pass.Outputs) maps["output/" + name] = HostTensor(t);
-            foreach (var (name, t) in pass.ReluOutputs()) maps["relu/" + name] = HostTensor(t);
-        });
+            result = StepGradients(net, batchImages, rng, PenaltyLayers(net), (b, pass) =>
+            {
+                batch = b;
+                foreach (var (name, t) in pass.FrozenOutputs) maps["frozen/" + name] = HostTensor(t);
+                foreach (var (name, t) in pass.Outputs) maps["output/" + name] = HostTensor(t);
+                foreach (var (name, t) in pass.ReluOutputs()) maps["relu/" + name] = HostTensor(t);
+            });
+        }
+        finally { task.HeadReluSink = null; }
         var gradients = new Dictionary<string, Tensor>();
         var buffers = new Dictionary<string, Tensor>();
         try

@@ -78,4 +78,9 @@ public interface IFineTuneTask : IDisposable
     /// caller); without: null (held-out evaluation).</summary>
     (TaskResult Result, DeviceTensor? FeatureGradient) Loss(ITrainingBackend backend, DeviceTensor features, FineTuneBatch batch,
         bool gradient, double lossScale = 1);
+
+    /// <summary>For `finetune --dump-step`: while set, every <see cref="Loss"/> call hands each ReLU output of the
+    /// head to it, named by its PyTorch module path ("head.contrastive.2"), so that a float64 cross-check can keep
+    /// the engine's side of each kink. Heads without a ReLU ignore it.</summary>
+    Action<string, DeviceTensor>? HeadReluSink { get => null; set { } }
 }

@@ -59,6 +59,14 @@ public class DumpStepTests
         Assert.Contains("relu/layer2.0.relu1", tensors.Keys);
         Assert.Equal(expected, dumped);
         Assert.Contains("relu/layer3.0.out", tensors.Keys);
+        // The head's ReLU output too (contrastive: Linear-BatchNorm1d-ReLU-Linear, the ReLU at index 2), [rows, hidden].
+        if (task == "contrastive")
+        {
+            Assert.Contains("relu/head.contrastive.2", tensors.Keys);
+            Assert.Equal(2, tensors["relu/head.contrastive.2"].Shape.Length);
+            Assert.All(tensors["relu/head.contrastive.2"].Data, v => Assert.True(v >= 0));
+        }
+        else Assert.DoesNotContain(tensors.Keys, k => k.StartsWith("relu/head.", StringComparison.Ordinal));
 
         // The run: its checkpoint holds the values after its one SGD step, w1 = w0 − 1·g.
         r = CliRunner.Run(["finetune", .. flags, "--out", outW]);
