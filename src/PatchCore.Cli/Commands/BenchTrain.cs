@@ -71,7 +71,6 @@ public static class BenchTrain
             $"stages {config.TrainStages} trained, BN {config.BatchNorm}, {config.Optimizer}; {o.Warmup} warm-up + {o.Steps} timed steps");
 
         var times = new List<double>();
-        int rows = 0;
         var ft = new FineTuner(used, weights, task, config);
         try
         {
@@ -84,7 +83,7 @@ public static class BenchTrain
             });
         }
         catch (ArgumentException e) { throw new UserError("bench train: " + e.Message); }
-        rows = RowsPerStep(task, images, perBatch, config);
+        int rows = RowsPerStep(task, images, perBatch, config);
         var sorted = times.Order().ToArray();
         double median = sorted[sorted.Length / 2];
         var (hwm, rss) = Memory();

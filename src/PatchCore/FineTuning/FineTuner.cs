@@ -94,10 +94,7 @@ public sealed class FineTuner(ITrainingBackend backend, WeightFile weights, IFin
             var provenance = Provenance(history);
             return new FineTuneResult(net.ToWeights(), provenance, history);
         }
-        finally
-        {
-            foreach (var s in slots) { s.A?.Dispose(); s.B?.Dispose(); }
-        }
+        finally { DisposeSlots(slots); }
     }
 
     /// <summary>The optimiser state of every trained parameter (backbone, then head), zeroed; L2-SP's anchors.</summary>
@@ -113,6 +110,11 @@ public sealed class FineTuner(ITrainingBackend backend, WeightFile weights, IFin
             if (config.Optimizer == "adamw") s.B = backend.Upload(new float[s.Parameter.Value.Length], s.Parameter.Value.Shape);
         }
         return slots;
+    }
+
+    static void DisposeSlots(List<Slot> slots)
+    {
+        foreach (var s in slots) { s.A?.Dispose(); s.B?.Dispose(); }
     }
 
     /// <summary>
@@ -142,10 +144,7 @@ public sealed class FineTuner(ITrainingBackend backend, WeightFile weights, IFin
                 start += perBatch;
             }
         }
-        finally
-        {
-            foreach (var s in slots) { s.A?.Dispose(); s.B?.Dispose(); }
-        }
+        finally { DisposeSlots(slots); }
     }
 
     /// <summary>The held-out split: a seeded permutation, the first share held out.</summary>
